@@ -1,0 +1,95 @@
+"""NEAT's knobs in one dataclass, defaulting to the values of Stanley & Miikkulainen (2002).
+
+Citations: "[paper]" is K. O. Stanley and R. Miikkulainen, "Evolving Neural Networks through
+Augmenting Topologies", Evolutionary Computation 10(2), 2002 (its "parameter settings" paragraph lists the XOR values);
+"[ref code]" is the authors' NEAT C++ release whose parameter file fills what the paper leaves out;
+"[labkit]" marks a choice of ours, stated as such.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from labkit.errors import check_choice, check_int, check_positive, check_probability, check_range
+
+@dataclass
+class NEATConfig:
+    """Hyper-parameters of NEAT; every default is the paper's XOR setting unless marked otherwise.
+
+    >>> cfg = NEATConfig()
+    >>> cfg.population_size, cfg.compatibility_threshold, cfg.add_node_prob
+    (150, 3.0, 0.03)
+    """
+
+    # -- problem shape
+    num_inputs: int = 2                     # XOR: two inputs, plus the bias input below
+    num_outputs: int = 1
+    population_size: int = 150              # [paper] "a population of 150 NEAT networks"
+
+    # -- compatibility distance  delta = c1*E/N + c2*D/N + c3*W  [paper, sec. 3.3]
+    excess_coefficient: float = 1.0         # c1 [paper]
+    disjoint_coefficient: float = 1.0       # c2 [paper]
+    weight_coefficient: float = 0.4         # c3 [paper]
+    compatibility_threshold: float = 3.0    # delta_t [paper]
+    small_genome_genes: int = 20            # N = 1 when both genomes have fewer genes [paper, sec. 3.3]
+
+    # -- selection
+    stagnation_generations: int = 15        # a species not improving this long stops breeding [paper]
+    population_stagnation_generations: int = 20   # then only the top 2 species breed [paper]
+    elitism_min_species_size: int = 5       # champion copied unchanged if species > 5 members [paper]
+    survival_threshold: float = 0.2         # best 20 % of a species are its parents [ref code]
+
+    # -- mutation
+    weight_mutation_prob: float = 0.8       # genome's weights mutated [paper]
+    weight_perturb_prob: float = 0.9        # a weight is uniformly perturbed, else replaced [paper]
+    weight_mutation_power: float = 2.5      # perturbation drawn from U(-power, power) [ref code]
+    weight_init_range: float = 1.0          # new weights from U(-range, range) [labkit]
+    add_node_prob: float = 0.03             # [paper, "smaller populations"]
+    add_connection_prob: float = 0.05       # [paper, "smaller populations"]
+    toggle_enable_prob: float = 0.0         # enable/disable mutation; off for XOR [ref code]
+    add_connection_tries: int = 20          # attempts to find a new feed-forward link [ref code]
+
+    # -- crossover
+    disable_inherited_prob: float = 0.75    # gene disabled if disabled in either parent [paper]
+    mutation_only_prob: float = 0.25        # offspring without crossover [paper]
+    mate_only_prob: float = 0.2             # crossover offspring left unmutated [ref code]
+    interspecies_mating_prob: float = 0.001 # [paper]
+
+    # -- phenotype
+    activation: str = "sigmoid"             # hidden nodes
+    output_activation: str = "sigmoid"
+    sigmoid_slope: float = 4.9              # 1 / (1 + exp(-4.9 x)) [paper]
+
+    # -- ablations
+    speciation: bool = True                 # False: one species, no niches [paper, ablations]
+    initial_hidden: int = 0                 # hidden nodes in the first genomes [paper: minimal, 0]
+    initial_connection: str = "minimal"     # "minimal": inputs->outputs; "full": dense via hidden
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> "NEATConfig":
+        """Raise ParameterError naming the first field outside what NEAT accepts."""
+        owner = "NEATConfig"
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_prob") or f.name == "survival_threshold":
+                check_probability(value, f.name, owner)
+        check_int(self.num_inputs, "num_inputs", owner, low=1)
+        check_int(self.num_outputs, "num_outputs", owner, low=1)
+        check_int(self.population_size, "population_size", owner, low=2)
+        check_int(self.small_genome_genes, "small_genome_genes", owner, low=0)
+        check_int(self.stagnation_generations, "stagnation_generations", owner, low=1)
+        check_int(self.population_stagnation_generations, "population_stagnation_generations", owner, low=1)
+        check_int(self.elitism_min_species_size, "elitism_min_species_size", owner, low=0)
+        check_int(self.add_connection_tries, "add_connection_tries", owner, low=1)
+        check_int(self.initial_hidden, "initial_hidden", owner, low=0)
+        for name in ("excess_coefficient", "disjoint_coefficient", "weight_coefficient"):
+            check_range(getattr(self, name), name, owner, 0.0, None)
+        for name in ("compatibility_threshold", "weight_mutation_power", "weight_init_range", "sigmoid_slope"):
+            check_positive(getattr(self, name), name, owner)
+        from labkit.nas.neat.phenotype import ACTIVATIONS  # the registry students may extend
+        check_choice(self.activation, tuple(ACTIVATIONS), "activation", owner)
+        check_choice(self.output_activation, tuple(ACTIVATIONS), "output_activation", owner)
+        check_choice(self.initial_connection, ("minimal", "full"), "initial_connection", owner)
+        check_choice(self.speciation, (True, False), "speciation", owner)
+        return self

@@ -1,0 +1,161 @@
+"""From genome to network: a batched feed-forward phenotype (numpy) and its export to PyTorch.
+
+Concept: the genome only lists genes; to score it NEAT decodes it into a network. The enabled links
+form a directed acyclic graph; nodes are grouped into layers by depth (inputs and the bias at depth
+0, a node one deeper than its deepest source), and each layer is one matrix product over the
+activations computed so far::
+
+    a_layer = f(z),   z = A_before @ W_layer,   f(z) = 1 / (1 + exp(-4.9 z)) for the paper's sigmoid
+
+so a whole batch of inputs (the four XOR rows, a grid for a decision boundary) goes through at once.
+:func:`to_torch` builds the same computation as an ``nn.Module`` whose weights are trainable and
+whose missing links stay masked to zero, so an evolved network can be fine-tuned with backprop and
+written back with :meth:`NEATModule.to_genome`. Used by notebook 06.
+
+Extension point: ``ACTIVATIONS[name] = f(z, xp)`` with ``xp`` the ``numpy`` or ``torch`` module.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from labkit.nas.neat.config import NEATConfig
+from labkit.nas.neat.genome import Genome
+
+ACTIVATIONS = {
+    "sigmoid": lambda z, xp: 1.0 / (1.0 + xp.exp(-z)),      # z already multiplied by the slope 4.9
+    "tanh": lambda z, xp: xp.tanh(z),
+    "relu": lambda z, xp: z * (z > 0),
+    "identity": lambda z, xp: z,
+    "sin": lambda z, xp: xp.sin(z),
+    "gauss": lambda z, xp: xp.exp(-z * z),
+}
+
+
+class FeedForwardNetwork:
+    """The phenotype of a genome, evaluated on a batch with numpy.
+
+    >>> from labkit.nas.neat.genome import ConnectionGene
+    >>> g = Genome({0: "input", 1: "input", 2: "bias", 3: "output"},
+    ...            {0: ConnectionGene(0, 0, 3, 1.0), 1: ConnectionGene(1, 1, 3, 1.0)})
+    >>> net = FeedForwardNetwork(g, NEATConfig())
+    >>> net(np.array([[0.0, 0.0], [1.0, 1.0]])).round(3).tolist()
+    [[0.5], [1.0]]
+    """
+
+    def __init__(self, genome: Genome, config: NEATConfig):
+        self.num_inputs = config.num_inputs
+        self.slope = config.sigmoid_slope
+        links = [c for c in genome.connections.values() if c.enabled]
+        depth = _depths(genome, links)
+        # column order: inputs, bias, then nodes by layer (within a layer by activation, then id)
+        kinds = genome.nodes
+        act = {n: (config.output_activation if k == "output" else config.activation) for n, k in kinds.items()}
+        first = list(range(config.num_inputs + 1))
+        rest = sorted((n for n in kinds if n not in first), key=lambda n: (depth[n], act[n], n))
+        self.order = first + rest                                   # column -> node id
+        column = {n: i for i, n in enumerate(self.order)}
+        self.outputs = [column[n] for n in sorted(n for n, k in kinds.items() if k == "output")]
+        # layers: (start col, end col, [(activation, start, end) groups], W (start, end - start), mask)
+        self.layers = []
+        start = len(first)
+        while start < len(self.order):
+            d = depth[self.order[start]]
+            end = start
+            while end < len(self.order) and depth[self.order[end]] == d:
+                end += 1
+            groups, g0 = [], start
+            for i in range(start, end + 1):
+                if i == end or act[self.order[i]] != act[self.order[g0]]:
+                    groups.append((act[self.order[g0]], g0 - start, i - start))
+                    g0 = i
+            w = np.zeros((start, end - start))                      # (columns before, layer width)
+            mask = np.zeros((start, end - start), dtype=bool)       # which entries are genes
+            for c in links:
+                j = column[c.dst]
+                if start <= j < end:
+                    w[column[c.src], j - start] = c.weight
+                    mask[column[c.src], j - start] = True
+            self.layers.append((start, end, groups, w, mask))
+            start = end
+        self.connections = {(column[c.src], column[c.dst]): c.innovation for c in links}
+
+    def activate(self, z, name: str, xp):
+        if name == "sigmoid":
+            z = self.slope * z
+        return ACTIVATIONS[name](z, xp)
+
+    def __call__(self, X) -> np.ndarray:
+        """Outputs for a batch: X (batch, num_inputs) -> (batch, num_outputs)."""
+        X = np.asarray(X, dtype=np.float64)
+        values = np.empty((X.shape[0], len(self.order)))           # (batch, nodes)
+        values[:, :self.num_inputs] = X
+        values[:, self.num_inputs] = 1.0                            # bias input
+        with np.errstate(over="ignore"):
+            for start, end, groups, w, _ in self.layers:
+                z = values[:, :start] @ w                           # (batch, layer width)
+                for name, a, b in groups:
+                    values[:, start + a:start + b] = self.activate(z[:, a:b], name, np)
+        return values[:, self.outputs]
+
+
+def _depths(genome: Genome, links) -> dict[int, int]:
+    """Longest-path depth of every node over the enabled links (inputs and bias at 0)."""
+    incoming: dict[int, list[int]] = {n: [] for n in genome.nodes}
+    for c in links:
+        incoming[c.dst].append(c.src)
+    depth: dict[int, int] = {}
+
+    def visit(n):
+        if n not in depth:
+            kind = genome.nodes[n]
+            depth[n] = 0 if kind in ("input", "bias") else 1 + max((visit(s) for s in incoming[n]), default=0)
+        return depth[n]
+
+    for n in genome.nodes:
+        visit(n)
+    return depth
+
+
+class NEATModule(nn.Module):
+    """The phenotype as a PyTorch module: one masked dense layer per depth, trainable weights.
+
+    >>> cfg = NEATConfig()
+    >>> from labkit.nas.neat.genome import ConnectionGene
+    >>> g = Genome({0: "input", 1: "input", 2: "bias", 3: "output"}, {0: ConnectionGene(0, 0, 3, 1.0)})
+    >>> to_torch(g, cfg)(torch.tensor([[1.0, 0.0]])).shape
+    torch.Size([1, 1])
+    """
+
+    def __init__(self, net: FeedForwardNetwork):
+        super().__init__()
+        self.net = net
+        self.weights = nn.ParameterList()
+        for i, (start, end, groups, w, mask) in enumerate(net.layers):
+            self.weights.append(nn.Parameter(torch.tensor(w, dtype=torch.float32)))
+            self.register_buffer(f"mask{i}", torch.tensor(mask, dtype=torch.float32))
+        self.register_buffer("output_columns", torch.tensor(net.outputs, dtype=torch.long))
+
+    def forward(self, x):                                           # x (batch, num_inputs)
+        cols = [x, torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)]
+        for i, (start, end, groups, _, _) in enumerate(self.net.layers):
+            values = torch.cat(cols, dim=1)                         # (batch, start)
+            z = values @ (self.weights[i] * getattr(self, f"mask{i}"))   # (batch, layer width)
+            cols.append(torch.cat([self.net.activate(z[:, a:b], name, torch) for name, a, b in groups], dim=1))
+        return torch.cat(cols, dim=1)[:, self.output_columns]     # (batch, num_outputs)
+
+    def to_genome(self, genome: Genome) -> Genome:
+        """A copy of ``genome`` carrying this module's (fine-tuned) weights."""
+        child = genome.copy()
+        by_innovation = {c.innovation: c for c in child.connections.values()}
+        for (src, dst), inn in self.net.connections.items():
+            for i, (start, end, *_) in enumerate(self.net.layers):
+                if start <= dst < end:
+                    by_innovation[inn].weight = float(self.weights[i][src, dst - start])
+        return child
+
+
+def to_torch(genome: Genome, config: NEATConfig) -> NEATModule:
+    """Export a genome as a trainable ``nn.Module`` with the same outputs as its phenotype."""
+    return NEATModule(FeedForwardNetwork(genome, config))

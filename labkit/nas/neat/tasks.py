@@ -1,0 +1,96 @@
+"""Tasks NEAT is scored on: XOR (the paper's check) and 2-D classification sets with drawable boundaries.
+
+A task holds inputs ``X`` (n, 2) and 0/1 targets ``y`` (n,) and turns one network's outputs into a
+fitness. For XOR the paper's fitness is ``(4 - sum |o_i - y_i|)^2`` (at most 16), and a run is solved
+when all four outputs fall on the right side of 0.5. Other sets use the same form scaled to [0, 1]:
+``(1 - mean |o_i - y_i|)^2``. Evaluating a population decodes each genome once and feeds it the
+whole batch (see :mod:`labkit.nas.neat.phenotype`). Used by notebook 06 and ``benchmarks/neat.py``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from labkit.errors import check_choice, check_int, check_range
+from labkit.nas.neat.config import NEATConfig
+from labkit.nas.neat.genome import Genome
+from labkit.nas.neat.phenotype import FeedForwardNetwork
+
+
+@dataclass
+class Task:
+    """A binary classification task for NEAT.
+
+    >>> t = xor()
+    >>> t.fitness(np.array([[0.0], [1.0], [1.0], [0.0]])), t.solved(np.array([[0.1], [0.9], [0.6], [0.4]]))
+    (16.0, True)
+    """
+
+    name: str
+    X: np.ndarray                 # (n, 2) inputs
+    y: np.ndarray                 # (n,) 0/1 targets
+    fitness_scale: float = 1.0    # XOR: n^2 = 16, so fitness = (4 - sum |error|)^2 as in the paper
+
+    def fitness(self, outputs: np.ndarray) -> float:
+        error = np.abs(outputs[:, 0] - self.y).mean()              # mean |o - y|
+        return float(self.fitness_scale * (1.0 - error) ** 2)
+
+    def solved(self, outputs: np.ndarray) -> bool:
+        return bool(np.all((outputs[:, 0] > 0.5) == (self.y > 0.5)))
+
+    def accuracy(self, outputs: np.ndarray) -> float:
+        return float(np.mean((outputs[:, 0] > 0.5) == (self.y > 0.5)))
+
+    def evaluate(self, genomes: list[Genome], config: NEATConfig) -> tuple[np.ndarray, np.ndarray]:
+        """(fitness, solved) arrays for a population, one decoded network per genome."""
+        fitness, solved = np.empty(len(genomes)), np.empty(len(genomes), dtype=bool)
+        for i, genome in enumerate(genomes):
+            out = FeedForwardNetwork(genome, config)(self.X)      # (n, 1)
+            fitness[i], solved[i] = self.fitness(out), self.solved(out)
+        return fitness, solved
+
+
+def xor() -> Task:
+    """The four XOR rows; the fitness of the paper, at most 16."""
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    return Task("xor", X, np.array([0.0, 1.0, 1.0, 0.0]), fitness_scale=16.0)
+
+
+def circles(n: int = 200, noise: float = 0.05, seed: int = 0) -> Task:
+    """A disc inside a ring, inputs in about [-1, 1]^2.
+
+    >>> circles(n=10).X.shape
+    (10, 2)
+    """
+    check_int(n, "n", "circles", low=4)
+    check_range(noise, "noise", "circles", 0.0, None)
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    radius = np.where(y == 1, 0.4, 0.9) + noise * rng.standard_normal(n)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    X = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+    return Task("circles", X, y.astype(np.float64))
+
+
+def spirals(n: int = 200, noise: float = 0.05, turns: float = 1.0, seed: int = 0) -> Task:
+    """Two interleaved spirals of ``turns`` revolutions, inputs in about [-1, 1]^2.
+
+    >>> spirals(n=10).y.tolist()
+    [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+    """
+    check_int(n, "n", "spirals", low=4)
+    check_range(noise, "noise", "spirals", 0.0, None)
+    check_range(turns, "turns", "spirals", 0.0, None, low_inclusive=False)
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    t = np.sqrt(rng.uniform(0.02, 1.0, n))                        # radius, denser near the centre
+    angle = 2 * np.pi * turns * t + np.pi * y
+    X = np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1) + noise * rng.standard_normal((n, 2))
+    return Task("spirals", X, y.astype(np.float64))
+
+
+def make(name: str, **kwargs) -> Task:
+    """A task by name: ``"xor"``, ``"circles"`` or ``"spirals"``."""
+    check_choice(name, ("xor", "circles", "spirals"), "name", "tasks.make")
+    return {"xor": xor, "circles": circles, "spirals": spirals}[name](**kwargs)
