@@ -10,5 +10,5 @@
 """
 from .affine import (QuantConfig, QuantParams, compute_params, dequantize, grid, integer_range,
                      observe_params, quantization_error, quantize, quantize_dequantize)
-from .calibrate import calibrate, mse_optimal_range
+from .calibrate import mse_optimal_range
 from .fake import fake_quantize, fold_batchnorm, prepare_qat, quantize_model
