@@ -12,10 +12,10 @@ in ``torch.nn.utils.prune``: n rounds of p leave (1 - p)^n, so they remove 1 - (
 weights; to reach a final sparsity s in n rounds, use p = 1 - (1 - s)^(1/n) (:func:`fraction_per_round`).
 (The slide writes ``|W'| / p``: we read it as p * |W'|, the only reading where p is a fraction.)
 
-**How a mask is held.** We multiply the weights by the mask once (:func:`apply_masks`) and again after
+**How a mask is held.** We zero the removed weights once (:func:`apply_masks`) and again after
 every optimizer step (:func:`keep_masks`, passed as ``train.fit(..., after_step=...)``). torch's prune
 instead recomputes ``weight = weight_orig * weight_mask`` in a forward pre-hook on every forward and
-back-propagates through it. Ours costs one in-place multiply per step, keeps the module's own
+back-propagates through it. Ours costs one in-place ``masked_fill_`` per step, keeps the module's own
 ``weight`` parameter (so ``state_dict()`` is a plain state dict that loads into a fresh model), and
 leaves the dense gradient of removed weights in ``.grad`` (RigL regrowth reads it). Surviving weights
 follow the same trajectory as under torch's prune for any element-wise optimizer (SGD, Adam).
@@ -71,8 +71,8 @@ def prunable_weights(model: nn.Module, exclude=()) -> dict[str, nn.Parameter]:
 def full_masks(model: nn.Module, exclude=()) -> Masks:
     """All-ones masks for the prunable weights: Algorithm 1, line 1 (W' <- W).
 
-    >>> full_masks(nn.Linear(3, 2))["weight"].sum().item()
-    6.0
+    >>> full_masks(nn.Linear(3, 2))["weight"].all().item()
+    True
     """
     return {name: torch.ones_like(p, dtype=torch.bool) for name, p in prunable_weights(model, exclude).items()}
 
@@ -125,7 +125,7 @@ def _remove_smallest(scores: torch.Tensor, mask: torch.Tensor, amount: float) ->
 
 
 def apply_masks(model: nn.Module, masks: Masks) -> nn.Module:
-    """Multiply each masked weight by its mask, in place; returns the model.
+    """Zero the weights each mask removes (mask == 0), in place; returns the model.
 
     >>> net = nn.Linear(2, 1)
     >>> apply_masks(net, {"weight": torch.tensor([[True, False]])}).weight[0, 1].item()
@@ -139,7 +139,7 @@ def apply_masks(model: nn.Module, masks: Masks) -> nn.Module:
             if mask.shape != params[name].shape:
                 raise fail("masks", "apply_masks", f"a mask of shape {tuple(params[name].shape)} for {name!r}",
                            tuple(mask.shape))
-            params[name].mul_(mask)
+            params[name].masked_fill_(mask == 0, 0.0)
     return model
 
 
@@ -150,15 +150,16 @@ def keep_masks(masks: Masks) -> Callable[[nn.Module], None]:
     >>> keep(net); net.weight[0, 1].item()
     0.0
     """
+    removed = {name: mask == 0 for name, mask in masks.items()}   # computed once: runs every step
     params: dict = {}
 
     def after_step(model: nn.Module) -> None:
-        if not params:  # look the tensors up once: the callback runs every step
+        if not params:
             named = dict(model.named_parameters())
             params.update({name: named[name] for name in masks})
         with torch.no_grad():
-            for name, mask in masks.items():
-                params[name].mul_(mask)
+            for name, gone in removed.items():
+                params[name].masked_fill_(gone, 0.0)
 
     return after_step
 

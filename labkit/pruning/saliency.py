@@ -31,7 +31,8 @@ from torch.nn import functional as F
 
 from ..errors import check_choice, check_int, fail
 
-CRITERIA: dict[str, tuple[Callable, tuple[str, ...]]] = {}
+CRITERIA: dict[str, tuple[Callable, tuple[str, ...]]] = {}   # name -> (score function, what it needs)
+_STATS = ("grad_rms", "grad_init", "hessian_diag", "generator")
 
 
 def criterion(name: str, needs: tuple[str, ...] = ()):
@@ -87,9 +88,6 @@ def obd(w, stats):
 @criterion("snip", needs=("grad_init",))
 def snip(w, stats):
     return (w * stats.grad_init[stats.name]).abs()              # |g * w| on one batch at init
-
-
-_STATS = ("grad_rms", "grad_init", "hessian_diag", "generator")
 
 
 def compute_saliency_scores(model: nn.Module, masks: dict, criterion: str = "magnitude", batches=None,
