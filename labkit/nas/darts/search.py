@@ -202,7 +202,11 @@ class DartsSearch:
             if progress is not None:
                 progress(epoch, h)
             if cfg.max_skips is not None and genotype.count("skip_connect") > cfg.max_skips:
-                self.stopped_epoch_ = epoch  # collapse guard (DARTS+): keep the last healthy cell
+                # collapse guard (DARTS+): stop, and keep the cell of the epoch before, capped
+                # (P-DARTS) in case that one already had too many skips
+                self.stopped_epoch_ = epoch
+                self.genotype_ = derive(np.log(self.alpha_history_[-2]), self.net_.primitives,
+                                        max_skips=cfg.max_skips)
                 break
             self.genotype_ = genotype
         self.alpha_history_ = np.stack(self.alpha_history_)
