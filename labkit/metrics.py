@@ -158,7 +158,7 @@ for _t in (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid
 for _t in (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
            nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d):
     register_mac_rule(_t, _zero, "pooling")
-for _t in (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity, nn.Flatten, nn.Unflatten):
+for _t in (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity, nn.Flatten, nn.Unflatten, nn.Sequential):
     register_mac_rule(_t, _zero, "no-op")
 try:  # EfficientNet's stochastic depth is the identity at inference
     from torchvision.ops import StochasticDepth
