@@ -37,6 +37,8 @@ class NEATConfig:
     population_stagnation_generations: int = 20   # then only the top 2 species breed [paper]
     elitism_min_species_size: int = 5       # champion copied unchanged if species > 5 members [paper]
     survival_threshold: float = 0.2         # best 20 % of a species are its parents [ref code]
+    representative: str = "random"          # next generation's yardstick: "random" member [paper]
+                                            # or last "champion" [ref code]
 
     # -- mutation
     weight_mutation_prob: float = 0.8       # genome's weights mutated [paper]
@@ -92,4 +94,5 @@ class NEATConfig:
         check_choice(self.output_activation, tuple(ACTIVATIONS), "output_activation", owner)
         check_choice(self.initial_connection, ("minimal", "full"), "initial_connection", owner)
         check_choice(self.speciation, (True, False), "speciation", owner)
+        check_choice(self.representative, ("random", "champion"), "representative", owner)
         return self

@@ -61,6 +61,18 @@ class Genome:
     def copy(self) -> "Genome":
         return Genome(dict(self.nodes), {i: c.copy() for i, c in self.connections.items()}, self.fitness)
 
+    def to_dict(self) -> dict:
+        """A JSON-ready record: nodes, connections as [innovation, src, dst, weight, enabled], fitness."""
+        return {"nodes": [[n, k] for n, k in self.nodes.items()], "fitness": self.fitness,
+                "connections": [[c.innovation, c.src, c.dst, c.weight, c.enabled] for c in self.connections.values()]}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "Genome":
+        """The genome that :meth:`to_dict` wrote."""
+        return cls({int(n): k for n, k in record["nodes"]},
+                   {int(c[0]): ConnectionGene(int(c[0]), int(c[1]), int(c[2]), float(c[3]), bool(c[4]))
+                    for c in record["connections"]}, record.get("fitness"))
+
     @property
     def num_hidden(self) -> int:
         return sum(kind == "hidden" for kind in self.nodes.values())
@@ -179,9 +191,10 @@ def mutate_add_node(genome: Genome, config: NEATConfig, rng: random.Random,
                     innovations: InnovationTracker) -> None:
     """Split an enabled link a->b into a->new (weight 1) and new->b (the old weight); disable a->b."""
     enabled = [c for c in genome.connections.values() if c.enabled]
+    not_bias = [c for c in enabled if genome.nodes[c.src] != "bias"]   # a split bias link is a constant [ref code]
     if not enabled:
         return
-    old = rng.choice(enabled)
+    old = rng.choice(not_bias or enabled)
     old.enabled = False
     node, inn_in, inn_out = innovations.split(old.innovation, genome.nodes)
     genome.nodes[node] = "hidden"

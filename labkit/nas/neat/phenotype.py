@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from labkit.nas.neat.config import NEATConfig
-from labkit.nas.neat.genome import Genome
+from labkit.nas.neat.genome import ConnectionGene, Genome
 
 ACTIVATIONS = {
     "sigmoid": lambda z, xp: 1.0 / (1.0 + xp.exp(-z)),      # z already multiplied by the slope 4.9
@@ -128,13 +128,13 @@ class NEATModule(nn.Module):
     torch.Size([1, 1])
     """
 
-    def __init__(self, net: FeedForwardNetwork):
+    def __init__(self, net: FeedForwardNetwork, dtype: torch.dtype = torch.float32):
         super().__init__()
         self.net = net
         self.weights = nn.ParameterList()
         for i, (start, end, groups, w, mask) in enumerate(net.layers):
-            self.weights.append(nn.Parameter(torch.tensor(w, dtype=torch.float32)))
-            self.register_buffer(f"mask{i}", torch.tensor(mask, dtype=torch.float32))
+            self.weights.append(nn.Parameter(torch.tensor(w, dtype=dtype)))
+            self.register_buffer(f"mask{i}", torch.tensor(mask, dtype=dtype))
         self.register_buffer("output_columns", torch.tensor(net.outputs, dtype=torch.long))
 
     def forward(self, x):                                           # x (batch, num_inputs)
@@ -152,10 +152,43 @@ class NEATModule(nn.Module):
         for (src, dst), inn in self.net.connections.items():
             for i, (start, end, *_) in enumerate(self.net.layers):
                 if start <= dst < end:
-                    by_innovation[inn].weight = float(self.weights[i][src, dst - start])
+                    by_innovation[inn].weight = float(self.weights[i][src, dst - start].detach())
         return child
 
 
-def to_torch(genome: Genome, config: NEATConfig) -> NEATModule:
-    """Export a genome as a trainable ``nn.Module`` with the same outputs as its phenotype."""
-    return NEATModule(FeedForwardNetwork(genome, config))
+def to_torch(genome: Genome, config: NEATConfig, dtype: torch.dtype = torch.float32) -> NEATModule:
+    """Export a genome as a trainable ``nn.Module`` with the same outputs as its phenotype
+    (to rounding in float32, to the last bit or so in float64)."""
+    return NEATModule(FeedForwardNetwork(genome, config), dtype)
+
+
+def fine_tune(genome: Genome, config: NEATConfig, X, y, *, steps: int = 300, lr: float = 0.05,
+              seed: int = 0) -> tuple[Genome, list[float]]:
+    """Backprop on an evolved network's weights (its topology fixed): binary cross-entropy, Adam.
+
+    Returns the genome with the tuned weights and the loss per step.
+
+    >>> from labkit.nas.neat import tasks
+    >>> cfg, t = NEATConfig(), tasks.xor()
+    >>> g = Genome({0: "input", 1: "input", 2: "bias", 3: "output"}, {0: ConnectionGene(0, 0, 3, 0.1)})
+    >>> tuned, losses = fine_tune(g, cfg, t.X, t.y, steps=5)
+    >>> len(losses)
+    5
+    """
+    from labkit.errors import check_int, check_positive
+    check_int(steps, "steps", "fine_tune", low=1)
+    check_positive(lr, "lr", "fine_tune")
+    torch.manual_seed(seed)
+    module = to_torch(genome, config)
+    X = torch.as_tensor(np.asarray(X), dtype=torch.float32)            # (n, num_inputs)
+    y = torch.as_tensor(np.asarray(y), dtype=torch.float32).reshape(-1)  # (n,)
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        p = module(X)[:, 0].clamp(1e-6, 1 - 1e-6)                     # P(class 1)
+        loss = nn.functional.binary_cross_entropy(p, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return module.to_genome(genome), losses
