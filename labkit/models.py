@@ -82,9 +82,7 @@ def cnn1d(input_shape=(40,), channels=(32, 32, 32), num_classes: int = 10, *, ke
         if batchnorm:
             layers.append(nn.BatchNorm1d(c))
         layers.append(ACTIVATIONS[activation]())
-        length = (length + 2 * pad - kernel_size) // stride + 1
-        if length < 1:
-            raise fail("channels", "cnn1d", f"at most {len(layers)} strided layers for length {input_shape}", channels)
+        length = (length + 2 * pad - kernel_size) // stride + 1  # >= 1: padding k//2 keeps one position
         c_in = c
     layers += [nn.Flatten(), nn.Linear(c_in * length, num_classes)]  # (batch, C*L) -> (batch, classes)
     return nn.Sequential(*layers)

@@ -47,7 +47,7 @@ class TrainConfig:
     epochs: int = 20            # passes over the training split
     lr: float = 1e-3            # Adam's default step size (Kingma & Ba 2015)
     batch_size: int = 128
-    optimizer: str = "adam"     # "adam" | "sgd"
+    optimizer: str = "adam"     # "adam" | "adamw" | "sgd"
     momentum: float = 0.9       # SGD only
     weight_decay: float = 0.0   # L2 penalty (decoupled for "adamw")
     patience: int | None = None  # early stopping: epochs without a better val loss; None = off
@@ -122,11 +122,11 @@ def cross_entropy_loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> 
 
 def fit(model: nn.Module, train: Split, val: Split | None = None, config: TrainConfig | None = None, *,
         loss_fn: Callable | None = None, after_step: Callable | None = None,
-        optimizer: torch.optim.Optimizer | None = None, **overrides) -> History:
+        torch_optimizer: torch.optim.Optimizer | None = None, **overrides) -> History:
     """Train ``model`` on ``train``; evaluate on ``val`` after every epoch.
 
-    Keyword ``overrides`` replace fields of ``config`` (``fit(net, tr, va, epochs=5)``). Pass an
-    ``optimizer`` to train only some parameters or to keep optimizer state between calls.
+    Keyword ``overrides`` replace fields of ``config`` (``fit(net, tr, va, epochs=5)``). Pass a
+    ``torch_optimizer`` to train only some parameters or to keep optimizer state between calls.
 
     >>> from labkit import data, models
     >>> ds = data.load("xor")
@@ -146,7 +146,7 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, config: TrainC
     seed_everything(config.seed)
     loss_fn = loss_fn or cross_entropy_loss
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = optimizer or make_optimizer(params, config)
+    opt = torch_optimizer or make_optimizer(params, config)
     loader = train.loader(config.batch_size, shuffle=True, seed=config.seed)
     hist = History()
     best_state, best_loss, bad_epochs = None, float("inf"), 0

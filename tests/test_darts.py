@@ -222,7 +222,7 @@ def _blobs(n=96, seed=0):
 def test_search_moves_alpha_and_records_its_trajectory(order):
     train, val = _blobs(seed=0), _blobs(seed=1)
     s = DartsSearch(NetworkConfig(channels=2, cells=1, nodes=2),
-                    SearchConfig(order=order, epochs=2, batch_size=32, seed=0))
+                    SearchConfig(order=order, epochs=2, warmup_epochs=0, batch_size=32, seed=0))
     s.fit(train, val)
     assert s.alpha_history_.shape == (3, num_edges(2), len(PRIMITIVES))
     assert np.allclose(s.alpha_history_.sum(axis=2), 1.0, atol=1e-5)  # softmax rows
@@ -232,7 +232,7 @@ def test_search_moves_alpha_and_records_its_trajectory(order):
 
 def test_search_is_reproducible_with_a_seed():
     train, val = _blobs(seed=0), _blobs(seed=1)
-    cfg = dict(epochs=1, batch_size=32, seed=4)
+    cfg = dict(epochs=1, warmup_epochs=0, batch_size=32, seed=4)
     a = DartsSearch(NetworkConfig(channels=2, cells=1, nodes=2), SearchConfig(**cfg)).fit(train, val)
     b = DartsSearch(NetworkConfig(channels=2, cells=1, nodes=2), SearchConfig(**cfg)).fit(train, val)
     assert np.array_equal(a.alpha_history_, b.alpha_history_)
@@ -245,6 +245,8 @@ def test_search_config_refuses_bad_input():
         SearchConfig(epochs=0)
     with pytest.raises(ParameterError, match="'alpha_lr' parameter of SearchConfig"):
         SearchConfig(alpha_lr=-1.0)
+    with pytest.raises(ParameterError, match="'warmup_epochs' parameter of SearchConfig"):
+        SearchConfig(epochs=5, warmup_epochs=5)
     with pytest.raises(ParameterError, match="'max_skips' parameter of SearchConfig"):
         SearchConfig(max_skips=-1)
     with pytest.raises(ParameterError, match="'train' parameter of DartsSearch.fit"):
@@ -279,7 +281,7 @@ def test_guard_keeps_the_cell_within_the_cap():
     train, val = _blobs(seed=0), _blobs(seed=1)
     ops = ["none", "skip_connect", "sep_conv_3"]
     s = DartsSearch(NetworkConfig(channels=2, cells=1, nodes=2, primitives=ops),
-                    SearchConfig(epochs=3, batch_size=32, max_skips=0, seed=1))
+                    SearchConfig(epochs=3, warmup_epochs=0, batch_size=32, max_skips=0, seed=1))
     s.fit(train, val)
     assert s.genotype_.count("skip_connect") == 0
     if s.stopped_epoch_ is None:

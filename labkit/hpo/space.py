@@ -164,8 +164,8 @@ class Space:
     >>> space = Space({"lr": LogUniform(1e-4, 1e-1), "width": Integer(16, 256)})
     >>> space.names, space.dim
     (['lr', 'width'], 2)
-    >>> space.from_unit([0.0, 1.0])
-    {'lr': 0.0001, 'width': 256}
+    >>> space.from_unit([0.5, 1.0])
+    {'lr': 0.0031622776601683794, 'width': 256}
     """
 
     def __init__(self, params: dict):

@@ -147,17 +147,19 @@ class Searcher:
         bar = _progress_bar(progress, budget, self.n_finished_)
         in_flight = {}  # future -> trial
         while self.n_finished_ < budget:
+            waiting = False
             while len(in_flight) < n_jobs and self.n_finished_ + len(in_flight) < budget:
                 trial = self.ask()
                 if trial is None:
+                    waiting = True
                     break
                 if executor is None:
                     self._tell_result(trial, _evaluate(objective, trial.params), bar)
                 else:
                     in_flight[executor.submit(_evaluate, objective, trial.params)] = trial
             if not in_flight:
-                if self.n_finished_ < budget and trial is None:
-                    break  # the strategy has nothing left to propose (a finished grid)
+                if waiting:
+                    break  # nothing running and nothing left to propose (a finished grid)
                 continue
             done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
             for future in done:

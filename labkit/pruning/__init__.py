@@ -22,7 +22,7 @@ from .masks import (apply_masks, fraction_per_round, full_masks, keep_masks, lay
 from .regrowth import Regrowth, RegrowthConfig, drop_fraction
 from .saliency import CRITERIA, compute_saliency_scores, criterion
 from .schedules import GradualConfig, GradualPruner, cubic_sparsity, iterative, one_shot
-from .structured import (all_channels, channel_links, channel_masks, channel_scores, prune_channels,
+from .structured import (all_channels, channel_links, channel_masks, channel_scores, fold_batchnorm, prune_channels,
                          remove_channels, select_channels)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -46,7 +46,7 @@ class DeepCompressionConfig:
 
     sparsity: float = 0.9         # share of weights removed (paper: 89 % AlexNet, 92 % LeNet-300-100)
     first_layer_sparsity: float = 0.5   # the input layer is tiny and sensitive (paper: conv1 keeps 84 %)
-    prune_rounds: int = 3         # iterative pruning with fine-tuning (Han et al. 2015)
+    prune_rounds: int = 5         # iterative pruning with fine-tuning (Han et al. 2015)
     prune_epochs: int = 4         # fine-tuning epochs per pruning round
     bits: int = 4                 # shared-weight index width b (paper AlexNet: 8 conv, 5 fc)
     share_epochs: int = 4         # codebook fine-tuning epochs
@@ -209,21 +209,23 @@ class DeepCompression:
         self.stages_ = [sizes(dense, "fp32")]
         self.accuracy_ = {"fp32": training.accuracy(dense, val)}
 
-        # 1: prune in rounds, the first layer less, each round followed by fine-tuning with masks held
-        pruned = copy.deepcopy(dense)
+        # 1: prune in rounds (BatchNorm still there: it steadies fine-tuning), the first layer less;
+        #    sparsity after round r follows Zhu & Gupta's cubic s_r = s_f (1 - (1 - r / R)^3)
+        pruned = copy.deepcopy(model)
         masks = magnitude_masks(pruned, 0.0)
         first = next(iter(masks))
         for r in range(1, cfg.prune_rounds + 1):
-            target = {n: 1 - (1 - (cfg.first_layer_sparsity if n == first else cfg.sparsity)) ** (r / cfg.prune_rounds)
-                      for n in masks}                                 # sparsity reached after round r
+            final = {n: cfg.first_layer_sparsity if n == first else cfg.sparsity for n in masks}
+            target = {n: s_f * (1 - (1 - r / cfg.prune_rounds) ** 3) for n, s_f in final.items()}
             alive = {n: m.float().mean().item() for n, m in masks.items()}
-            share = {n: max(0.0, 1 - (1 - target[n]) / alive[n]) for n in masks}   # of the remaining
+            share = {n: min(0.999, max(0.0, 1 - (1 - target[n]) / alive[n])) for n in masks}  # of the remaining
             scores = {n: p.detach().abs() for n, p in pruned.named_parameters() if n in masks}
-            masks = select_min_k(scores, masks, 0.0, scope={n: min(s, 0.999) for n, s in share.items()})
+            masks = select_min_k(scores, masks, 0.0, scope=share)
             apply_masks(pruned, masks)
             if cfg.prune_epochs:
                 training.fit(pruned, train, val, tcfg, epochs=cfg.prune_epochs, after_step=keep_masks(masks))
         self.masks_ = masks
+        pruned = fold_batchnorm(pruned)      # w' = w gamma / sigma per channel: zeros stay zeros
         self.models_["pruned"] = pruned
         self.stages_.append(sizes(pruned, "pruned"))
         self.accuracy_["pruned"] = training.accuracy(pruned, val)

@@ -39,6 +39,8 @@ class SearchConfig:
 
     order: str = "first"          # "first" (xi = 0) or "second" (unrolled, xi = w_lr)
     epochs: int = 20              # paper 50; our supernet is ~1000x smaller and converges sooner
+    warmup_epochs: int = 5        # w only, alpha frozen (PC-DARTS: 15 of 50), so that parameter-free
+                                  # pooling/skip do not win just because convolutions start untrained
     batch_size: int = 64          # paper 64
     w_lr: float = 0.025           # paper 0.025, SGD momentum 0.9, cosine annealed to w_lr_min
     w_lr_min: float = 0.001       # paper 0.001
@@ -56,6 +58,7 @@ class SearchConfig:
         owner = "SearchConfig"
         check_choice(self.order, ("first", "second"), "order", owner)
         check_int(self.epochs, "epochs", owner, low=1)
+        check_int(self.warmup_epochs, "warmup_epochs", owner, low=0, high=self.epochs - 1)
         check_int(self.batch_size, "batch_size", owner, low=2)
         for name in ("w_lr", "alpha_lr", "eps_scale", "grad_clip"):
             check_positive(getattr(self, name), name, owner)
@@ -116,7 +119,7 @@ class DartsSearch:
     >>> import torch
     >>> from labkit.nas.darts import NetworkConfig, SearchConfig, DartsSearch
     >>> x, y = torch.randn(64, 40), torch.randint(0, 10, (64,))
-    >>> s = DartsSearch(NetworkConfig(channels=2, cells=1, nodes=2), SearchConfig(epochs=1, batch_size=32))
+    >>> s = DartsSearch(NetworkConfig(channels=2, cells=1, nodes=2), SearchConfig(epochs=1, warmup_epochs=0, batch_size=32))
     >>> s.fit((x, y), (x, y), num_classes=10).alpha_history_.shape
     (2, 5, 8)
     """
@@ -140,17 +143,21 @@ class DartsSearch:
                                            weight_decay=cfg.alpha_weight_decay)
         return self
 
-    def step(self, train_batch, val_batch) -> float:
-        """One bilevel step: alpha on the validation batch, then w on the training batch."""
+    def step(self, train_batch, val_batch=None) -> float:
+        """One bilevel step: alpha on the validation batch, then w on the training batch.
+
+        Without ``val_batch`` only w moves (the warm-up epochs).
+        """
         net, cfg = self.net_, self.cfg_
         net.train()
-        self.alpha_opt_.zero_grad()
-        if cfg.order == "first":  # xi = 0: grad_alpha L_val(w, alpha)
-            F.cross_entropy(net(val_batch[0]), val_batch[1]).backward()
-        else:
-            xi = self.w_sched_.get_last_lr()[0]  # paper: xi = current learning rate of w
-            net.alphas.grad = unrolled_alpha_grad(net, train_batch, val_batch, xi, cfg.eps_scale)
-        self.alpha_opt_.step()  # 6: alpha step
+        if val_batch is not None:
+            self.alpha_opt_.zero_grad()
+            if cfg.order == "first":  # xi = 0: grad_alpha L_val(w, alpha)
+                F.cross_entropy(net(val_batch[0]), val_batch[1]).backward()
+            else:
+                xi = self.w_sched_.get_last_lr()[0]  # paper: xi = current learning rate of w
+                net.alphas.grad = unrolled_alpha_grad(net, train_batch, val_batch, xi, cfg.eps_scale)
+            self.alpha_opt_.step()  # 6: alpha step
         self.w_opt_.zero_grad()
         loss = F.cross_entropy(net(train_batch[0]), train_batch[1])
         loss.backward()
@@ -187,7 +194,8 @@ class DartsSearch:
             for s in range(steps):
                 it = order_t[s * cfg.batch_size:(s + 1) * cfg.batch_size]
                 iv = order_v[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-                losses.append(self.step((xt[it], yt[it]), (xv[iv], yv[iv])))
+                val_batch = (xv[iv], yv[iv]) if epoch >= cfg.warmup_epochs else None
+                losses.append(self.step((xt[it], yt[it]), val_batch))
             seconds = time.perf_counter() - start
             val_loss, val_acc = self._evaluate(xv, yv)
             genotype = derive(self.net_.alphas, self.net_.primitives)
@@ -201,7 +209,8 @@ class DartsSearch:
             self.alpha_history_.append(self._weights())
             if progress is not None:
                 progress(epoch, h)
-            if cfg.max_skips is not None and genotype.count("skip_connect") > cfg.max_skips:
+            guarded = cfg.max_skips is not None and epoch >= cfg.warmup_epochs
+            if guarded and genotype.count("skip_connect") > cfg.max_skips:
                 # collapse guard (DARTS+): stop, and keep the cell of the epoch before, capped
                 # (P-DARTS) in case that one already had too many skips
                 self.stopped_epoch_ = epoch

@@ -249,13 +249,18 @@ def distance(genome1: Genome, genome2: Genome, config: NEATConfig) -> float:
     >>> round(distance(a, b, cfg), 6)    # E=1 (gene 3), D=1 (gene 2), W=|0.5-1.5|, N=1
     2.4
     """
-    matching, disjoint, excess = align(genome1, genome2)
-    n_genes = max(len(genome1.connections), len(genome2.connections))
+    genes1, genes2 = genome1.connections, genome2.connections
+    matching = genes1.keys() & genes2.keys()                            # the counts of align(), unsorted
+    cutoff = min(max(genes1, default=-1), max(genes2, default=-1))
+    unmatched = genes1.keys() ^ genes2.keys()
+    excess = sum(i > cutoff for i in unmatched)                         # E
+    disjoint = len(unmatched) - excess                                  # D
+    n_genes = max(len(genes1), len(genes2))
     n = 1 if n_genes < config.small_genome_genes else n_genes          # N
-    w = (sum(abs(genome1.connections[i].weight - genome2.connections[i].weight) for i in matching)
-         / len(matching)) if matching else 0.0                          # W
-    return (config.excess_coefficient * len(excess) / n                 # c1 * E / N
-            + config.disjoint_coefficient * len(disjoint) / n           # c2 * D / N
+    w = (sum(abs(genes1[i].weight - genes2[i].weight) for i in matching) / len(matching)
+         if matching else 0.0)                                          # W
+    return (config.excess_coefficient * excess / n                      # c1 * E / N
+            + config.disjoint_coefficient * disjoint / n                # c2 * D / N
             + config.weight_coefficient * w)                            # c3 * W
 
 

@@ -1,0 +1,229 @@
+"""Drive one notebook in JupyterLab as a student would: open it, run all cells, move every widget's slider.
+
+:func:`exercise_notebook` is the whole check. It fails with :class:`NotebookBroken` when a cell raises
+during "Run All", and with :class:`WidgetBroken` when moving a widget's main slider makes its callback
+raise or leaves the widget's figure/table/text unchanged; both messages name the notebook and the
+cell, and ``WidgetBroken`` names each widget by its slider's label. Errors are seen the way the kernel
+reports them to the page: every ``error`` message on the kernel's IOPub channel, whether the
+traceback lands in a widget's Output area or (for callbacks outside ``with out:``) only in the log
+console, where a student would never see it.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RUN_ALL_TIMEOUT_S = float(os.environ.get("LAB_RUN_ALL_TIMEOUT", 900))   # the whole notebook, "Run All"
+WIDGET_TIMEOUT_S = float(os.environ.get("LAB_WIDGET_TIMEOUT", 120))     # one slider move -> new output
+
+_KERNEL = "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+
+_KERNEL_IDLE = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return Boolean(k && k.status === 'idle' && w.content && w.content.widgets.length);
+}"""
+
+# Record every error the kernel reports, with what caused it (execute_request = a cell, comm_msg = a widget).
+_LISTEN = f"""() => {{
+  window.__labErrors = [];
+  {_KERNEL}.iopubMessage.connect((_, msg) => {{
+    if (msg.header.msg_type === 'error') {{
+      window.__labErrors.push({{cause: msg.parent_header.msg_type || '', ename: msg.content.ename,
+                                evalue: msg.content.evalue,
+                                traceback: (msg.content.traceback || []).join('\\n').replace(/\\x1b\\[[0-9;]*m/g, '')}});
+    }}
+  }});
+  window.__labRunAll = undefined;
+  window.jupyterapp.commands.execute('notebook:run-all-cells').then(
+    ok => {{ window.__labRunAll = {{ok: ok}}; }}, e => {{ window.__labRunAll = {{ok: false, error: String(e)}}; }});
+}}"""
+
+# Cells whose outputs hold an error, by index (after Run All stopped).
+_ERROR_CELLS = """() => window.jupyterapp.shell.currentWidget.content.widgets.map((c, i) => [i, c]).filter(
+  ([i, c]) => c.model.type === 'code' && c.model.outputs.toJSON().some(o => o.output_type === 'error')).map(
+  ([i, c]) => ({index: i, source: c.model.sharedModel.getSource()}))"""
+
+# Tag each top-level widget view that has a slider, so Playwright can find it again; describe it.
+_FIND_WIDGETS = """() => {
+  const found = [];
+  window.jupyterapp.shell.currentWidget.content.widgets.forEach((cell, i) => {
+    if (cell.model.type !== 'code') return;
+    const area = cell.node.querySelector('.jp-Cell-outputArea');
+    if (!area) return;
+    area.querySelectorAll(':scope > .jp-OutputArea-child > .jp-OutputArea-output').forEach((out, j) => {
+      const slider = out.querySelector('.jupyter-widgets .widget-slider');
+      if (!slider) return;
+      const id = `cell${i}-output${j}`;
+      out.setAttribute('data-lab-test', id);
+      const label = slider.querySelector('.widget-label');
+      found.push({id, cell: i, source: cell.model.sharedModel.getSource(),
+                  slider: (label && label.textContent.trim()) || '(unlabelled slider)'});
+    });
+  });
+  return found;
+}"""
+
+# Widget outputs of the model that the page did not render (a missing front-end extension, a bad model).
+_UNRENDERED = """() => {
+  const bad = [];
+  window.jupyterapp.shell.currentWidget.content.widgets.forEach((cell, i) => {
+    if (cell.model.type !== 'code') return;
+    const outs = cell.node.querySelectorAll('.jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output');
+    cell.model.outputs.toJSON().forEach((o, j) => {
+      if (!(o.data && o.data['application/vnd.jupyter.widget-view+json'])) return;
+      const node = outs[j];
+      const text = node ? node.innerText : '';
+      if (!node || !node.querySelector('.jupyter-widgets') || text.includes('Error displaying widget'))
+        bad.push({cell: i, source: cell.model.sharedModel.getSource(), text: text.slice(0, 200)});
+    });
+  });
+  return bad;
+}"""
+
+# What a student looks at in a widget: its figures, tables and printed/HTML text (not the slider readouts).
+_SIGNATURE = """(root) => ({
+  figure: Array.from(root.querySelectorAll('img')).map(e => e.src)
+          .concat(Array.from(root.querySelectorAll('.widget-output svg')).map(e => e.outerHTML)),
+  table: Array.from(root.querySelectorAll('table')).map(e => e.innerText),
+  text: Array.from(root.querySelectorAll('.widget-output .jp-RenderedText, .widget-html-content, .widget-htmlmath-content'))
+          .map(e => e.innerText),
+})"""
+
+
+class NotebookBroken(AssertionError):
+    """A cell raised while the notebook ran top to bottom in the browser."""
+
+
+class WidgetBroken(AssertionError):
+    """A widget's callback raised, or its output did not change when its slider moved."""
+
+
+@dataclass
+class WidgetResult:
+    notebook: str
+    cell: int
+    slider: str
+    changed: list[str] = field(default_factory=list)   # "figure", "table", "text"
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def _first_line(source: str) -> str:
+    line = next((l for l in source.splitlines() if l.strip() and not l.startswith("#")), "")
+    return line if len(line) <= 70 else line[:67] + "..."
+
+
+def _describe(error: dict) -> str:
+    last = [l for l in error["traceback"].splitlines() if l.strip()][-6:]
+    return f"{error['ename']}: {error['evalue']}\n      " + "\n      ".join(last)
+
+
+def open_and_run(page, url: str, notebook: str) -> float:
+    """Open ``url``, wait for an idle kernel, Run All, wait for the end; return the seconds it took."""
+    t0 = time.monotonic()
+    page.goto(url)
+    # Without waiting for the kernel, "Run All" sometimes ran before the widget manager was ready.
+    page.wait_for_function(_KERNEL_IDLE, timeout=180_000)
+    page.evaluate(_LISTEN)
+    page.wait_for_function("() => window.__labRunAll !== undefined", timeout=RUN_ALL_TIMEOUT_S * 1000,
+                           polling=500)
+    page.wait_for_function(_KERNEL_IDLE, timeout=60_000)
+    run = page.evaluate("window.__labRunAll")
+    errors = [e for e in page.evaluate("window.__labErrors") if e["cause"] != "comm_msg"]
+    if not run["ok"] or errors:
+        cells = page.evaluate(_ERROR_CELLS)
+        where = "; ".join(f"cell {c['index']} (`{_first_line(c['source'])}`)" for c in cells) or "a cell"
+        detail = "\n    ".join(_describe(e) for e in errors) or run.get("error", "Run All reported failure")
+        raise NotebookBroken(f"{notebook}: Run All failed in the browser at {where}:\n    {detail}")
+    return time.monotonic() - t0
+
+
+def _move_slider(page, root) -> None:
+    """Move the widget's first slider one step right (one step left if it is at its maximum)."""
+    slider = root.locator(".widget-slider").first
+    handle, readout = slider.locator(".noUi-handle").first, slider.locator(".widget-readout").first
+    before = readout.inner_text()
+    handle.scroll_into_view_if_needed()
+    handle.press("ArrowRight")
+    time.sleep(0.3)
+    if readout.inner_text() == before:   # already at its maximum
+        handle.press("ArrowLeft")
+
+
+def exercise_widgets(page, notebook: str, screenshot_dir: Path | None = None) -> list[WidgetResult]:
+    """Move the main slider of every widget in the open notebook; raise :class:`WidgetBroken` on failures."""
+    deadline = time.monotonic() + 60
+    while (unrendered := page.evaluate(_UNRENDERED)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if unrendered:
+        where = "; ".join(f"cell {u['cell']} (`{_first_line(u['source'])}`) shows {u['text']!r}" for u in unrendered)
+        raise WidgetBroken(f"{notebook}: widgets did not render in the browser: {where}")
+    widgets = page.evaluate(_FIND_WIDGETS)
+    results = []
+    for w in widgets:
+        root = page.locator(f'[data-lab-test="{w["id"]}"]')
+        result = WidgetResult(notebook, w["cell"], w["slider"])
+        stem = f"{Path(notebook).stem}-cell{w['cell']:02d}"
+        if screenshot_dir is not None:
+            root.screenshot(path=str(screenshot_dir / f"{stem}-before.png"))
+        n_errors = len(page.evaluate("window.__labErrors"))
+        before = root.evaluate(_SIGNATURE)
+        t0 = time.monotonic()
+        _move_slider(page, root)
+        deadline = t0 + WIDGET_TIMEOUT_S
+        while True:
+            errors = page.evaluate("window.__labErrors")[n_errors:]
+            after = root.evaluate(_SIGNATURE)
+            idle = page.evaluate(_KERNEL_IDLE)
+            result.changed = [k for k in before if after[k] != before[k]]
+            if errors and idle:
+                result.error = "its callback raised " + "\n    ".join(_describe(e) for e in errors)
+                break
+            if result.changed and idle:
+                time.sleep(0.5)  # let the redraw finish (clear_output(wait=True) then new figure)
+                errors = page.evaluate("window.__labErrors")[n_errors:]
+                if errors:
+                    result.error = "its callback raised " + "\n    ".join(_describe(e) for e in errors)
+                break
+            if time.monotonic() > deadline:
+                result.error = (f"its figure, table and text did not change within {WIDGET_TIMEOUT_S:.0f} s "
+                                f"of moving the slider (figures {len(after['figure'])}, tables {len(after['table'])})")
+                break
+            time.sleep(0.25)
+        result.seconds = time.monotonic() - t0
+        if screenshot_dir is not None:
+            root.screenshot(path=str(screenshot_dir / f"{stem}-after.png"))
+        results.append((w, result))
+    failures = [(w, r) for w, r in results if not r.ok]
+    if failures:
+        lines = [f"{notebook}: {len(failures)} of {len(results)} widgets broken in the browser:"]
+        for w, r in failures:
+            lines.append(f"  widget with slider '{r.slider}' in cell {r.cell} (`{_first_line(w['source'])}`): {r.error}")
+        raise WidgetBroken("\n".join(lines))
+    return [r for _, r in results]
+
+
+def exercise_notebook(page, url: str, notebook: str, screenshot_dir: Path | None = None) -> list[WidgetResult]:
+    """Open, Run All, and move every widget's slider; a screenshot of the page ends up in ``screenshot_dir``."""
+    page.set_default_timeout(60_000)
+    open_and_run(page, url, notebook)
+    try:
+        return exercise_widgets(page, notebook, screenshot_dir)
+    finally:
+        if screenshot_dir is not None:
+            first = page.locator("[data-lab-test]").first
+            if first.count():
+                first.scroll_into_view_if_needed()
+            page.screenshot(path=str(screenshot_dir / f"{Path(notebook).stem}.png"))
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)

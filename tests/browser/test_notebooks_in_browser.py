@@ -1,0 +1,29 @@
+"""Every solved notebook, as students meet it: JupyterLab in headless Chromium, Run All, move each slider.
+
+Notebooks are discovered from ``solutions/NN_*.ipynb``, so a new topic notebook is tested here without
+touching this file. For each one the test saves, under ``test-artifacts/browser/``:
+``NN_name.png`` (the page at the first widget) and ``NN_name-cellK-before.png`` / ``-after.png`` (each
+widget before and after its slider moved).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lab_driver import exercise_notebook
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted(p.name for p in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_notebook_widgets_work_in_the_browser(notebook, page, lab_server, artifacts):
+    results = exercise_notebook(page, lab_server.url(f"solutions/{notebook}"), notebook, artifacts)
+    summary = [{"cell": r.cell, "slider": r.slider, "changed": r.changed, "seconds": round(r.seconds, 1)}
+               for r in results]
+    (artifacts / f"{Path(notebook).stem}.json").write_text(json.dumps(summary, indent=1))
+    print(notebook, json.dumps(summary))
+    for r in results:
+        assert r.changed, f"{notebook}: widget '{r.slider}' in cell {r.cell} did not change its output"
