@@ -1,0 +1,189 @@
+"""Claims of Deep Compression and of real int8 inference: sharing, Huffman, honest sizes, integer kernels."""
+import itertools
+import math
+from collections import Counter
+
+import pytest
+import torch
+from torch import nn
+
+from labkit import data, models
+from labkit.errors import ParameterError
+from labkit.quantize.backend import OnnxModule, compare_latency, to_onnx
+from labkit.quantize.deep_compression import (DeepCompression, DeepCompressionConfig, sparse_entries,
+                                              stage_size)
+from labkit.quantize.huffman import coded_bits, decode, encode, entropy_bits, huffman_code
+from labkit.quantize.kmeans import bake, kmeans_1d, share_weights
+
+
+# --- k-means weight sharing -------------------------------------------------------------------------
+
+def test_kmeans_matches_sklearn_oracle_from_the_same_start():
+    from sklearn.cluster import KMeans
+
+    x = torch.randn(500, generator=torch.Generator().manual_seed(0))
+    ours, _ = kmeans_1d(x, 4, iters=100)
+    init = torch.linspace(x.min().item(), x.max().item(), 4)[:, None].double().numpy()
+    ref = KMeans(4, init=init, n_init=1, max_iter=100, tol=0).fit(x[:, None].double().numpy())
+    assert torch.allclose(ours.sort().values, torch.tensor(ref.cluster_centers_.ravel()).float().sort().values,
+                          atol=1e-4)
+
+
+def test_sharing_keeps_pruned_zeros_and_uses_at_most_2_to_the_b_values():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 4))
+    with torch.no_grad():
+        net[0].weight[net[0].weight.abs() < 0.1] = 0
+    shared = share_weights(net, bits=3)
+    w = shared[0].shared_weight()
+    assert torch.equal(w == 0, net[0].weight == 0)
+    assert w[w != 0].unique().numel() <= 2 ** 3 - 1          # one symbol is kept for "zero"
+    assert shared[2].shared_weight().unique().numel() <= 2 ** 3
+
+
+def test_centroid_gradient_is_the_sum_over_its_cluster():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 3))
+    shared = share_weights(net, bits=2)
+    x = torch.randn(5, 6)
+    shared(x).sum().backward()
+    dense = nn.Linear(6, 3)
+    with torch.no_grad():
+        dense.weight.copy_(shared[0].shared_weight()); dense.bias.copy_(net[0].bias)
+    dense(x).sum().backward()
+    index = shared[0].index
+    expected = torch.stack([dense.weight.grad[index == k].sum() for k in range(shared[0].codebook.numel())])
+    assert torch.allclose(shared[0].codebook.grad, expected, atol=1e-5)   # Han et al., equation 3
+
+
+def test_bake_returns_plain_layers_with_the_shared_values():
+    net = nn.Sequential(nn.Linear(4, 4))
+    shared = share_weights(net, bits=2)
+    plain = bake(shared)
+    assert isinstance(plain[0], nn.Linear)
+    assert torch.equal(plain[0].weight, shared[0].shared_weight())
+
+
+# --- Huffman ----------------------------------------------------------------------------------------
+
+def test_huffman_is_prefix_free_round_trips_and_sits_within_one_bit_of_the_entropy():
+    g = torch.Generator().manual_seed(0)
+    symbols = torch.multinomial(torch.tensor([0.5, 0.2, 0.15, 0.1, 0.05]), 2000, True, generator=g).tolist()
+    code = huffman_code(Counter(symbols))
+    for a, b in itertools.permutations(code.values(), 2):
+        assert not b.startswith(a)
+    assert sum(2 ** -len(c) for c in code.values()) == 1.0             # Kraft: a full binary tree
+    assert decode(encode(symbols, code), code) == symbols
+    bits = coded_bits(symbols)["data"]
+    h = entropy_bits(symbols)
+    assert h <= bits < h + len(symbols)
+
+
+def test_huffman_of_one_symbol_and_bad_input():
+    assert huffman_code({7: 3}) == {7: "0"}
+    with pytest.raises(ParameterError, match="'counts' parameter of huffman_code"):
+        huffman_code({})
+    with pytest.raises(ParameterError, match="'bits' parameter of decode"):
+        decode("0", {"a": "10", "b": "11"})
+
+
+# --- Deep Compression sizes -------------------------------------------------------------------------
+
+def test_sparse_entries_insert_fillers_for_long_gaps():
+    w = torch.zeros(40)
+    w[[0, 3, 39]] = 1.0
+    positions, gaps = sparse_entries(w, index_bits=3)          # gaps up to 7
+    assert gaps.max() <= 7
+    assert positions[-1] == 39 and set([0, 3, 39]) <= set(positions.tolist())
+    assert positions.numel() == 3 + math.floor((39 - 3 - 1) / 8)       # 35 zeros need 4 fillers
+
+
+def _toy_compression():
+    ds = data.load("moons", seed=0)
+    torch.manual_seed(0)
+    net = models.mlp(ds.input_shape, hidden=(32, 32), num_classes=2)
+    cfg = DeepCompressionConfig(sparsity=0.7, prune_rounds=2, prune_epochs=1, share_epochs=1, bits=3)
+    return DeepCompression(cfg, seed=0).fit(net, ds.train, ds.val)
+
+
+@pytest.fixture(scope="module")
+def compressed():
+    return _toy_compression()
+
+
+def test_stage_sizes_add_up(compressed):
+    for stage in compressed.stages_:
+        assert stage.bits == sum(stage.parts.values()) == sum(sum(p.values()) for p in stage.layers.values())
+    fp32, pruned, shared, huff = compressed.stages_
+    n_weights = sum(p.numel() for n, p in compressed.models_["fp32"].named_parameters() if n.endswith("weight"))
+    assert fp32.parts["weights"] == 32 * n_weights
+    assert fp32.parts["biases"] == pruned.parts["biases"] == shared.parts["biases"] == huff.parts["biases"]
+    assert pruned.parts["positions"] == shared.parts["positions"]            # same sparse entries
+    assert shared.parts["values"] == 3 * pruned.parts["values"] // 32         # 32-bit floats -> 3-bit indices
+    assert fp32.bits > pruned.bits > shared.bits > huff.bits
+
+
+def test_huffman_stage_counts_exactly_the_code_lengths(compressed):
+    shared = compressed.models_["shared"]
+    layer = shared[1]
+    positions, gaps = sparse_entries(layer.shared_weight(), 4)
+    code = huffman_code(Counter(gaps.tolist()))
+    expected = sum(len(code[g]) for g in gaps.tolist())
+    assert stage_size(shared, "huffman").layers["1"]["positions"] == expected
+
+
+def test_pruned_model_keeps_its_sparsity_and_shared_model_its_values(compressed):
+    masks = compressed.masks_
+    dense_share = 1 - sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
+    assert dense_share > 0.6
+    final = compressed.model_
+    for name, mask in masks.items():
+        assert (final.get_parameter(name)[~mask] == 0).all()
+    assert compressed.ratio_ > 4
+
+
+def test_deep_compression_bad_input():
+    with pytest.raises(ParameterError, match="'sparsity' parameter of DeepCompressionConfig"):
+        DeepCompressionConfig(sparsity=1.0).validate()
+    with pytest.raises(ParameterError, match="'stage' parameter of stage_size must be one of 'fp32'"):
+        stage_size(nn.Linear(2, 2), "zip")
+    with pytest.raises(ParameterError, match="'model' parameter of stage_size must be a model with shared weights"):
+        stage_size(nn.Sequential(nn.Linear(2, 2)), "shared")
+
+
+# --- real int8 inference ----------------------------------------------------------------------------
+
+def test_int8_graph_really_multiplies_integers():
+    net = models.mlp((16,), hidden=(8,), num_classes=3)
+    ops = [n.op_type for n in to_onnx(net, (16,)).graph.node]
+    assert ops.count("MatMulInteger") == 2 and "MatMul" not in ops
+    weights = [i for i in to_onnx(net, (16,)).graph.initializer if i.data_type == 3]   # 3 = INT8
+    assert len(weights) == 2
+
+
+@pytest.mark.parametrize("spec", ["mlp:64-64", "cnn1d:16-16"])
+def test_integer_model_outputs_stay_close_to_fp32(spec):
+    torch.manual_seed(0)
+    net = models.build(spec, input_shape=(40,), num_classes=10).eval()
+    x = torch.randn(32, 40)
+    with torch.no_grad():
+        ref = net(x)
+    fp32 = OnnxModule(net, (40,), mode="fp32")(x)
+    int8 = OnnxModule(net, (40,), mode="int8")(x)
+    assert torch.allclose(fp32, ref, atol=1e-4)                       # same graph, float kernels
+    rel = (int8 - ref).norm() / ref.norm()
+    assert rel < 0.03                                                  # 8 bits: about 1 % error
+    assert (int8.argmax(1) == ref.argmax(1)).float().mean() >= 0.9
+
+
+def test_latency_comparison_reports_every_model():
+    net = models.mlp((16,), hidden=(8,), num_classes=3)
+    lat = compare_latency({"fp32": net, "int8": OnnxModule(net, (16,))}, torch.randn(4, 16), rounds=1, repeats=2)
+    assert set(lat) == {"fp32", "int8"} and all(v["median_ms"] > 0 for v in lat.values())
+
+
+def test_backend_bad_input():
+    with pytest.raises(ParameterError, match="'mode' parameter of to_onnx must be one of 'int8', 'fp32'"):
+        to_onnx(nn.Linear(2, 2), (2,), mode="int4")
+    with pytest.raises(ParameterError, match="'model' parameter of to_onnx must be a Sequential of Linear"):
+        to_onnx(nn.Sequential(nn.Linear(2, 2), nn.GELU()), (2,))
