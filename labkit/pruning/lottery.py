@@ -139,8 +139,9 @@ def random_masks(masks: Masks, seed: int) -> Masks:
     return out
 
 
-def train_controls(search: LotteryTicket, model: nn.Module, train_fn: TrainFn, seed: int = 1) -> list[dict]:
-    """Train both controls at every round of a fitted search: random re-init and random mask.
+def train_controls(search: LotteryTicket, model: nn.Module, train_fn: TrainFn, seed: int = 1,
+                   rounds=None) -> list[dict]:
+    """Train both controls at the given rounds (default: every round) of a fitted search.
 
     Returns one record per round: ``{"round", "sparsity", "reinit", "random_mask"}`` (scores).
 
@@ -151,8 +152,11 @@ def train_controls(search: LotteryTicket, model: nn.Module, train_fn: TrainFn, s
     """
     if not hasattr(search, "masks_"):
         raise fail("search", "train_controls", "a fitted LotteryTicket (call fit first)", search)
+    rounds = range(1, len(search.masks_)) if rounds is None else rounds
     records = []
-    for r, masks in enumerate(search.masks_[1:], start=1):
+    for r in rounds:
+        check_int(r, "rounds", "train_controls", low=1, high=len(search.masks_) - 1)
+        masks = search.masks_[r]
         apply_masks(reinitialize(model, seed + r), masks)                 # same mask, new weights
         reinit = train_fn(model, keep_masks(masks))
         shuffled = random_masks(masks, seed + r)

@@ -91,7 +91,7 @@ def snip(w, stats):
 
 
 def compute_saliency_scores(model: nn.Module, masks: dict, criterion: str = "magnitude", batches=None,
-                            loss_fn: Callable | None = None, seed: int = 0, hutchinson_samples: int = 4) -> dict:
+                            loss_fn: Callable | None = None, seed: int = 0, hutchinson_samples: int = 16) -> dict:
     """Score every masked weight with a criterion: Algorithm 1, line 3 (S <- compute_saliency_scores(W')).
 
     ``batches`` is an iterable of ``(x, y)`` mini-batches (training data), needed by the gradient-based

@@ -251,8 +251,7 @@ def plot_lottery(lottery: dict, ax=None, split: str = "test"):
     ax.axhline(dense, color="k", ls="--", lw=1, label=f"dense ({dense:.1f} %)")
     for kind in ("ticket", "reinit", "random_mask"):
         acc = 100 * np.array([s[split][kind] for s in seeds])           # (seeds, levels)
-        x = remaining if kind == "ticket" else remaining[1:]
-        acc = acc if kind == "ticket" else acc[:, -len(x):]
+        x = remaining if kind == "ticket" else 100 * (1 - np.array(seeds[0]["control_sparsity"]))
         ax.errorbar(x, acc.mean(0), yerr=acc.std(0), marker="o", ms=3, capsize=2, color=COLORS[kind],
                     label={"ticket": "winning ticket (reset to init)", "reinit": "same mask, random re-init",
                            "random_mask": "random mask, same init"}[kind])
