@@ -11,7 +11,7 @@ Two families from the lecture's slide:
 
       x_j = sum_{i < j} o_(i,j)(x_i),     o_(i,j) in {none, skip, conv1, conv3, ...}
 
-  With 4 nodes the cell has 6 edges, so ``|ops|^6`` cells (4,096 for four operations). Many cells
+  With 4 nodes the cell has 6 edges, so ``|ops|^6`` cells (729 for three operations). Many cells
   compute the same function (an edge off every input-to-output path does nothing; the order of the
   two inner nodes does not matter): :meth:`CellSpace.canonical` names the distinct ones.
 
@@ -101,19 +101,19 @@ class Cell(nn.Module):
 class CellSpace:
     """Networks built from one searched cell: stem -> [cell -> maxpool(2)] x stages -> linear.
 
-    The defaults are the lab's tabular benchmark (``labkit.nas.tabular``): 4 operations on the 6
+    The defaults are the lab's tabular benchmark (``labkit.nas.tabular``): 3 operations on the 6
     edges of a 4-node cell, 8 channels, a strided stem and two stages on MNIST-1D
     (length 40 -> 20 -> 10 -> 5).
 
     >>> space = CellSpace()
     >>> space.size
-    4096
+    729
     >>> arch = space.sample(seed=0)
     >>> space.build(arch)(torch.zeros(2, 40)).shape
     torch.Size([2, 10])
     """
 
-    ops: tuple[str, ...] = ("none", "skip", "conv1", "conv3")
+    ops: tuple[str, ...] = ("skip", "conv1", "conv3")
     nodes: int = 4                # input node, two inner nodes, output node (NAS-Bench-201)
     channels: int = 8
     stages: int = 2               # cells stacked, each followed by max-pooling that halves the length
@@ -257,8 +257,17 @@ class CellSpace:
         return nn.Sequential(*layers)
 
     def count_params(self, arch) -> int:
-        """Trainable parameters of :meth:`build` (arithmetic, no model is built)."""
-        return sum(p.numel() for p in self.build(arch).parameters())
+        """Trainable parameters of :meth:`build` (arithmetic, no model is built).
+
+        >>> space = CellSpace()
+        >>> arch = space.sample(1)
+        >>> space.count_params(arch) == sum(p.numel() for p in space.build(arch).parameters())
+        True
+        """
+        c = self.channels
+        per_cell = sum(c * c * int(op[4:]) + 2 * c for op in self.validate(arch) if op.startswith("conv"))
+        length = (self.input_length + self.stem_stride - 1) // self.stem_stride // 2 ** self.stages
+        return 3 * c + 2 * c + self.stages * per_cell + c * length * self.num_classes + self.num_classes
 
     def count_macs(self, arch) -> int:
         """Multiply-accumulates of one forward pass of one sample (``labkit.metrics`` conventions)."""

@@ -3,8 +3,8 @@
 NAS-Bench-101/201 (Ying et al. 2019; Dong & Yang 2020) trained every architecture of a cell space
 and published the learning curves, so that a search strategy "evaluates" an architecture by a table
 lookup and a fair race of strategies over many seeds costs seconds instead of GPU-years. This is
-the same idea at the size of a laptop: the :class:`~labkit.nas.space.CellSpace` defaults (4 operations
-on the 6 edges of a 4-node cell: 4,096 cells, about a thousand distinct networks) trained on MNIST-1D
+the same idea at the size of a laptop: the :class:`~labkit.nas.space.CellSpace` defaults (3 operations
+on the 6 edges of a 4-node cell: 729 cells, 483 distinct networks) trained on MNIST-1D
 with :func:`train_arch` for a few epochs, two seeds each. For every cell the table holds, per seed and
 epoch, the validation and test accuracy, plus the parameters, the MACs, the CPU latency and the
 training seconds (the "cost" of an evaluation, which the race charges to the strategy).
