@@ -75,9 +75,12 @@ _UNRENDERED = """() => {
     const outs = cell.node.querySelectorAll('.jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output');
     cell.model.outputs.toJSON().forEach((o, j) => {
       if (!(o.data && o.data['application/vnd.jupyter.widget-view+json'])) return;
+      // A closed widget (a finished tqdm bar) leaves an empty output: fine. Its text repr instead of the
+      // widget means no front-end extension; the other two texts, a model the page never got.
       const node = outs[j];
       const text = node ? node.innerText : '';
-      if (!node || !node.querySelector('.jupyter-widgets') || text.includes('Error displaying widget'))
+      if (!node || node.getAttribute('data-mime-type') === 'text/plain' ||
+          ['Error displaying widget', 'Loading widget'].some(t => text.includes(t)))
         bad.push({cell: i, source: cell.model.sharedModel.getSource(), text: text.slice(0, 200)});
     });
   });
@@ -132,6 +135,7 @@ def open_and_run(page, url: str, notebook: str) -> float:
     page.goto(url)
     # Without waiting for the kernel, "Run All" sometimes ran before the widget manager was ready.
     page.wait_for_function(_KERNEL_IDLE, timeout=180_000)
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # the notebook's full width, as projected
     page.evaluate(_LISTEN)
     page.wait_for_function("() => window.__labRunAll !== undefined", timeout=RUN_ALL_TIMEOUT_S * 1000,
                            polling=500)

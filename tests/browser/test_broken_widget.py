@@ -64,5 +64,5 @@ def test_a_raising_widget_callback_fails_naming_notebook_and_widget(page, lab_se
 
 def test_a_raising_cell_fails_naming_notebook_and_cell(page, lab_server, lab_root):
     _write(lab_root / "broken" / "broken_cell.ipynb", [SETUP, "x = 1 / 0", "print('never')"])
-    with pytest.raises(NotebookBroken, match=r"broken_cell\.ipynb: Run All failed .* cell 1 \(`x = 1 / 0`\).*ZeroDivisionError"):
+    with pytest.raises(NotebookBroken, match=r"(?s)broken_cell\.ipynb: Run All failed .* cell 1 \(`x = 1 / 0`\).*ZeroDivisionError"):
         exercise_notebook(page, lab_server.url("broken/broken_cell.ipynb"), "broken_cell.ipynb")
