@@ -50,6 +50,7 @@ class DeepCompressionConfig:
     prune_epochs: int = 4         # fine-tuning epochs per pruning round
     bits: int = 4                 # shared-weight index width b (paper AlexNet: 8 conv, 5 fc)
     share_epochs: int = 4         # codebook fine-tuning epochs
+    share_lr: float = 3e-4        # codebook learning rate: a centroid moves every weight of its cluster
     index_bits: int = 4           # gap width p of the sparse format (paper: 8 conv, 5 fc)
     lr: float = 1e-3              # fine-tuning learning rate (Adam)
     length_bits: int = 5          # width of one code length in a Huffman table
@@ -64,6 +65,7 @@ class DeepCompressionConfig:
         check_int(self.share_epochs, "share_epochs", owner, low=0)
         check_int(self.index_bits, "index_bits", owner, low=1, high=16)
         check_range(self.lr, "lr", owner, 0.0, None, low_inclusive=False)
+        check_range(self.share_lr, "share_lr", owner, 0.0, None, low_inclusive=False)
         return self
 
 
@@ -233,7 +235,7 @@ class DeepCompression:
         # 2: share weights by k-means, fine-tune the codebooks (pruned weights stay 0 through the mask)
         shared = share_weights(pruned, cfg.bits, seed=self.seed)
         if cfg.share_epochs:
-            training.fit(shared, train, val, tcfg, epochs=cfg.share_epochs)
+            training.fit(shared, train, val, tcfg, epochs=cfg.share_epochs, lr=cfg.share_lr)
         self.models_["shared"] = shared
         self.stages_.append(sizes(shared, "shared"))
         self.accuracy_["shared"] = training.accuracy(shared, val)

@@ -1,0 +1,194 @@
+"""Plots and the bit-width dashboard of notebook 08 (quantization and Deep Compression).
+
+``dashboard()`` shows a trained MNIST-1D CNN's weights with the quantization grid on top, and the
+accuracy and size at the chosen bit width, per tensor or per channel. Callbacks are thin shells over
+:func:`ptq_point` and :func:`plot_weight_grid`, which tests and the notebook call directly.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import cache, data, models, train
+from ..quantize.affine import QuantConfig, grid, observe_params
+from ..quantize.calibrate import quantized_layers
+from ..quantize.deep_compression import DeepCompressionConfig
+from ..quantize.fake import fold_batchnorm, quantize_model
+
+DATA = "quantize"
+SPEC = "cnn1d:32-32-32"     # the lab's MNIST-1D CNN
+WIDE_SPEC = "cnn1d:64-64-64"  # a wider CNN with redundancy for Deep Compression to remove
+EPOCHS = 30                 # training budget of both (Adam, lr 1e-3)
+DC_CONFIG = DeepCompressionConfig(sparsity=0.85, prune_epochs=6, share_epochs=6, index_bits=3)
+
+
+def model_path(spec: str = SPEC, seed: int = 0):
+    return cache.DATA_DIR / DATA / f"{spec.replace(':', '_')}_seed{seed}.pt"
+
+
+def trained_cnn(ds, seed: int = 0, spec: str = SPEC, progress: bool = False):
+    """The CNN ``spec`` trained with ``seed``: read from ``data/quantize`` if precomputed, else trained now."""
+    torch.manual_seed(seed)
+    net = models.build(spec, ds)
+    path = model_path(spec, seed)
+    if path.exists():
+        return cache.load_state_dict(net, path).eval()
+    train.fit(net, ds.train, ds.val, epochs=EPOCHS, seed=seed, progress=progress)
+    return net.eval()
+
+
+def trained_wide_cnn(ds, seed: int = 0, progress: bool = False):
+    """The wider CNN of the Deep Compression section."""
+    return trained_cnn(ds, seed, WIDE_SPEC, progress)
+
+
+def button(description: str, callback):
+    """A button that runs ``callback()`` (a plain function the notebook also calls) into its own output."""
+    import ipywidgets as w
+
+    out = w.Output()
+    b = w.Button(description=description, layout=w.Layout(width="auto"))
+
+    def clicked(_):
+        with out:
+            out.clear_output()
+            callback()
+
+    b.on_click(clicked)
+    return w.VBox([b, out])
+
+
+def load_sweep() -> dict | None:
+    """The precomputed sweeps of ``scripts/precompute_quantize.py`` (None if not there)."""
+    path = cache.DATA_DIR / DATA / "sweep.json"
+    return cache.load_json(path) if path.exists() else None
+
+
+def weight_bits(model, bits: int) -> dict[str, int]:
+    """Stored bits of the Linear / Conv weights at ``bits`` per weight (+ 32-bit scales) and fp32 biases."""
+    folded = fold_batchnorm(model)
+    layers = quantized_layers(folded)
+    weights = sum(m.weight.numel() for m in layers.values())
+    scales = sum(m.weight.shape[0] for m in layers.values())
+    biases = sum(m.bias.numel() for m in layers.values() if m.bias is not None)
+    return {"weights": weights * bits, "scales": scales * 32 if bits < 32 else 0, "biases": biases * 32}
+
+
+def ptq_point(model, split, calibration_X, bits: int, granularity: str = "per_channel",
+              act_bits: int | None = 8) -> dict:
+    """Accuracy on ``split`` and stored kB of ``model`` with ``bits``-bit weights (post-training)."""
+    if bits >= 32:
+        acc, size = train.accuracy(model, split), sum(weight_bits(model, 32).values())
+    else:
+        q = quantize_model(model, QuantConfig(bits, "symmetric", granularity), act_bits, calibration_X)
+        acc, size = train.accuracy(q, split), sum(weight_bits(model, bits).values())
+    return {"bits": bits, "granularity": granularity, "accuracy": acc, "kB": size / 8 / 1000}
+
+
+def plot_weight_grid(weight: torch.Tensor, bits: int, granularity: str = "per_channel", channel: int = 0, ax=None):
+    """Histogram of a weight tensor (or of one output channel) with the b-bit grid drawn on top."""
+    ax = ax or plt.subplots(figsize=(7, 3))[1]
+    params = observe_params(weight.detach(), QuantConfig(bits, "symmetric", granularity))
+    shown = weight.detach()[channel] if granularity == "per_channel" else weight.detach()
+    ax.hist(shown.reshape(-1).numpy(), bins=60, color="tab:blue", alpha=0.7)
+    for level in grid(params, channel).tolist():
+        ax.axvline(level, color="tab:red", lw=0.8, alpha=0.6)
+    where = f"output channel {channel}" if granularity == "per_channel" else "whole tensor"
+    ax.set(xlabel="weight value (unitless)", ylabel="number of weights",
+           title=f"{bits}-bit grid ({granularity}, {where}): {2 ** bits - 1} levels in red")
+    return ax
+
+
+def plot_sweep(rows: list[dict], x: str, group: str, ax=None, title: str = "", baseline: float | None = None):
+    """Mean accuracy (with min-max over seeds) against ``x``, one line per ``group``."""
+    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    df = pd.DataFrame(rows)
+    for name, sub in df.groupby(group):
+        stats = sub.groupby(x)["accuracy"].agg(["mean", "min", "max"])
+        ax.errorbar(stats.index, stats["mean"], yerr=[stats["mean"] - stats["min"], stats["max"] - stats["mean"]],
+                    marker="o", capsize=3, label=str(name))
+    if baseline is not None:
+        ax.axhline(baseline, color="k", ls="--", lw=1, label="fp32")
+    ax.set(xlabel=x.replace("_", " ") + (" (bits per weight)" if x == "bits" else ""),
+           ylabel="validation accuracy (fraction)", title=title)
+    ax.legend()
+    return ax
+
+
+def plot_waterfall(summary: list[dict], ax=None):
+    """Stored kB of each Deep Compression stage, with the ratio to fp32 and the accuracy on each bar."""
+    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    names = [r["stage"] for r in summary]
+    kb = [r["kB"] for r in summary]
+    bars = ax.bar(names, kb, color=["tab:gray", "tab:orange", "tab:green", "tab:purple"][:len(names)])
+    for bar, r in zip(bars, summary):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{r['ratio']:.1f}x\nacc {r['val_acc']:.3f}",
+                ha="center", va="bottom", fontsize=8)
+    ax.set(xlabel="stage", ylabel="stored size (kB)", title="Deep Compression: size after each stage")
+    ax.set_ylim(0, max(kb) * 1.3)
+    return ax
+
+
+def plot_latency(latency: dict[str, dict], ax=None, title: str = ""):
+    """Median latency with quartiles, one bar per model."""
+    ax = ax or plt.subplots(figsize=(6, 3))[1]
+    names = list(latency)
+    med = np.array([latency[n]["median_ms"] for n in names])
+    err = np.array([[med[i] - latency[n]["q1_ms"], latency[n]["q3_ms"] - med[i]] for i, n in enumerate(names)]).T
+    ax.barh(names, med, xerr=err, color="tab:blue", capsize=3)
+    ax.set(xlabel="latency per batch (ms, one thread, median and quartiles)", title=title)
+    return ax
+
+
+class BitWidthExplorer:
+    """Slider over bits, dropdowns for granularity and layer: histogram + grid, accuracy, size."""
+
+    def __init__(self, model, split, calibration_X):
+        import ipywidgets as w
+
+        self.model, self.split, self.calibration_X = model, split, calibration_X
+        self.folded = fold_batchnorm(model)
+        layers = quantized_layers(self.folded)
+        self.bits = w.IntSlider(value=4, min=2, max=8, description="bits", continuous_update=False)
+        self.granularity = w.Dropdown(options=["per_channel", "per_tensor"], value="per_channel", description="scale")
+        self.layer = w.Dropdown(options=list(layers), value=list(layers)[1], description="layer")
+        self.output = w.Output()
+        self.state: dict = {}
+        for control in (self.bits, self.granularity, self.layer):
+            control.observe(lambda change: self.update(), names="value")
+        self.widget = w.VBox([w.HBox([self.bits, self.granularity, self.layer]), self.output])
+        self.widget.explorer = self
+        self._point = lru_cache(maxsize=64)(self._compute)
+        self.update()
+
+    def _compute(self, bits: int, granularity: str) -> dict:
+        return ptq_point(self.model, self.split, self.calibration_X, bits, granularity)
+
+    def update(self) -> dict:
+        bits, granularity = self.bits.value, self.granularity.value
+        point = self._point(bits, granularity)
+        fp32 = self._point(32, "per_channel")
+        self.state = {**point, "fp32_accuracy": fp32["accuracy"], "fp32_kB": fp32["kB"]}
+        with self.output:
+            self.output.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(7, 3))
+            plot_weight_grid(self.folded.get_submodule(self.layer.value).weight, bits, granularity, ax=ax)
+            plt.show()
+            plt.close(fig)
+            print(f"{bits}-bit weights, 8-bit activations: validation accuracy {point['accuracy']:.3f} "
+                  f"(fp32 {fp32['accuracy']:.3f}); weights {point['kB']:.1f} kB (fp32 {fp32['kB']:.1f} kB)")
+        return self.state
+
+
+def dashboard(model=None, split=None, calibration_X=None):
+    """The bit-width explorer as one widget; defaults: the lab's CNN (seed 0) on MNIST-1D validation."""
+    if model is None or split is None or calibration_X is None:
+        ds = data.load("mnist1d", seed=0)
+        model = trained_cnn(ds) if model is None else model
+        split = ds.val if split is None else split
+        calibration_X = ds.train.subset(512, seed=0).X if calibration_X is None else calibration_X
+    return BitWidthExplorer(model, split, calibration_X).widget
