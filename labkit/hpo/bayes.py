@@ -26,7 +26,7 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 from threadpoolctl import threadpool_limits
 
-from labkit.hpo._errors import fail
+from labkit.errors import fail
 from labkit.hpo.acquisition import ACQUISITIONS
 from labkit.hpo.gp import GaussianProcess, GPConfig
 from labkit.hpo.study import Searcher
@@ -61,15 +61,15 @@ class BayesSearch(Searcher):
 
     def _validate(self):
         if not (callable(self.acquisition) or self.acquisition in ACQUISITIONS):
-            fail("acquisition", "BayesSearch", f"one of {sorted(ACQUISITIONS)} or a callable",
+            raise fail("acquisition", "BayesSearch", f"one of {sorted(ACQUISITIONS)} or a callable",
                  self.acquisition)
         for name in ("xi", "kappa"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                fail(name, "BayesSearch", "a float >= 0", value)
+                raise fail(name, "BayesSearch", "a float >= 0", value)
         self.config_ = self.config or BayesConfig()
         if not isinstance(self.config_.n_initial, int) or self.config_.n_initial < 1:
-            fail("n_initial", "BayesConfig", "an int >= 1", self.config_.n_initial)
+            raise fail("n_initial", "BayesConfig", "an int >= 1", self.config_.n_initial)
 
     def _min_budget(self):
         self._start()

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from labkit.hpo._errors import fail
+from labkit.errors import fail
 from labkit.hpo.space import Space, Uniform
 
 
@@ -77,7 +77,7 @@ class Ackley:
 
     def __init__(self, dim: int = 2):
         if not isinstance(dim, int) or dim < 1:
-            fail("dim", "Ackley", "an int >= 1", dim)
+            raise fail("dim", "Ackley", "an int >= 1", dim)
         self.dim = dim
         self.space = Space({f"x{j}": Uniform(-32.768, 32.768) for j in range(dim)})
 
@@ -98,7 +98,7 @@ class EmbeddedBranin:
 
     def __init__(self, extra: int = 8):
         if not isinstance(extra, int) or extra < 0:
-            fail("extra", "EmbeddedBranin", "an int >= 0", extra)
+            raise fail("extra", "EmbeddedBranin", "an int >= 0", extra)
         self.extra = extra
         self._branin = Branin()
         self.space = Space({**self._branin.space.params, **{f"z{j}": Uniform(0.0, 1.0) for j in range(extra)}})

@@ -27,7 +27,7 @@ import itertools
 
 import numpy as np
 
-from labkit.hpo._errors import fail
+from labkit.errors import fail
 from labkit.hpo.space import Categorical, Integer
 from labkit.hpo.study import Searcher
 
@@ -40,7 +40,7 @@ class GridSearch(Searcher):
     >>> from labkit.hpo import Integer, LogUniform
     >>> grid = GridSearch({"lr": LogUniform(1e-3, 1e-1), "width": Integer(8, 32)}, levels=3)
     >>> {name: [round(v, 6) for v in values] for name, values in grid.grid_values().items()}
-    {'lr': [0.001, 0.01, 0.1], 'width': [8.0, 20.0, 32.0]}
+    {'lr': [0.001, 0.01, 0.1], 'width': [8, 20, 32]}
     >>> grid.optimize(lambda p: abs(p["width"] - 20) + p["lr"], budget=12).best_params_["width"]
     20
     """
@@ -54,11 +54,11 @@ class GridSearch(Searcher):
 
     def _validate(self):
         if not isinstance(self.levels, (int, np.integer)) or isinstance(self.levels, bool) or self.levels < 2:
-            fail("levels", "GridSearch", "an int >= 2", self.levels)
+            raise fail("levels", "GridSearch", "an int >= 2", self.levels)
         if self.rounds is not None and (not isinstance(self.rounds, (int, np.integer)) or self.rounds < 1):
-            fail("rounds", "GridSearch", "an int >= 1 or None", self.rounds)
+            raise fail("rounds", "GridSearch", "an int >= 1 or None", self.rounds)
         if not isinstance(self.shrink, (int, float)) or not 0 < self.shrink < 1:
-            fail("shrink", "GridSearch", "a float in (0, 1)", self.shrink)
+            raise fail("shrink", "GridSearch", "a float in (0, 1)", self.shrink)
         self._rounds = []     # round k: list of unit points
         self._windows = []    # round k: per dimension (low, high) in the unit cube
         self._finished = False

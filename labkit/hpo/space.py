@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from labkit.hpo._errors import fail
+from labkit.errors import fail
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,11 @@ class LogUniform:
         for name in ("low", "high"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
-                fail(name, "LogUniform", "a finite float > 0", value)
+                raise fail(name, "LogUniform", "a finite float > 0", value)
         _check_bounds("LogUniform", self.low, self.high)
         _check_limits("LogUniform", self)
         if self.limits is not None and self.limits[0] <= 0:
-            fail("limits", "LogUniform", "a pair of floats > 0", self.limits)
+            raise fail("limits", "LogUniform", "a pair of floats > 0", self.limits)
 
     def from_unit(self, u: float) -> float:
         log_low, log_high = math.log(self.low), math.log(self.high)
@@ -95,7 +95,7 @@ class Integer:
         for name in ("low", "high"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-                fail(name, "Integer", "an int", value)
+                raise fail(name, "Integer", "an int", value)
         _check_bounds("Integer", self.low, self.high)
         _check_limits("Integer", self)
 
@@ -121,7 +121,7 @@ class Categorical:
 
     def __post_init__(self):
         if isinstance(self.choices, (str, bytes)) or len(self.choices) == 0:
-            fail("choices", "Categorical", "a non-empty list of values", self.choices)
+            raise fail("choices", "Categorical", "a non-empty list of values", self.choices)
         object.__setattr__(self, "choices", tuple(self.choices))
 
     def from_unit(self, u: float) -> Any:
@@ -165,12 +165,12 @@ class Space:
     >>> space.names, space.dim
     (['lr', 'width'], 2)
     >>> space.from_unit([0.5, 1.0])
-    {'lr': 0.0031622776601683794, 'width': 256}
+    {'lr': 0.003162277660168382, 'width': 256}
     """
 
     def __init__(self, params: dict):
         if not isinstance(params, dict) or len(params) == 0:
-            fail("params", "Space", "a non-empty dict of name -> parameter", params)
+            raise fail("params", "Space", "a non-empty dict of name -> parameter", params)
         self.params = {name: _as_parameter(name, params[name]) for name in sorted(params)}
         self.names = list(self.params)
         self.dim = len(self.names)
@@ -198,16 +198,16 @@ def _as_parameter(name, value):
         return Categorical(value)
     if hasattr(value, "ppf") and hasattr(value, "cdf"):
         return Distribution(value)
-    fail(name, "Space", "Uniform, LogUniform, Integer, Categorical, a list or a scipy.stats "
+    raise fail(name, "Space", "Uniform, LogUniform, Integer, Categorical, a list or a scipy.stats "
          "distribution", value)
 
 
 def _check_bounds(owner, low, high):
     for name, value in (("low", low), ("high", high)):
         if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
-            fail(name, owner, "a finite number", value)
+            raise fail(name, owner, "a finite number", value)
     if not low < high:
-        fail("low", owner, f"a number below high={high}", low)
+        raise fail("low", owner, f"a number below high={high}", low)
 
 
 def _check_limits(owner, p):
@@ -216,4 +216,4 @@ def _check_limits(owner, p):
     ok = (isinstance(p.limits, (tuple, list)) and len(p.limits) == 2
           and p.limits[0] <= p.low and p.high <= p.limits[1])
     if not ok:
-        fail("limits", owner, f"a pair (lo, hi) with lo <= {p.low} and hi >= {p.high}", p.limits)
+        raise fail("limits", owner, f"a pair (lo, hi) with lo <= {p.low} and hi >= {p.high}", p.limits)

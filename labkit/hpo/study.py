@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labkit.hpo._errors import fail
+from labkit.errors import fail
 from labkit.hpo.space import Space
 
 
@@ -112,7 +112,7 @@ class Searcher:
         number = trial.number if isinstance(trial, Trial) else trial
         if not (isinstance(number, (int, np.integer)) and 0 <= number < len(self.trials_)
                 and self.trials_[number].state == "running"):
-            fail("trial", "tell", "a trial returned by ask and not told yet", number)
+            raise fail("trial", "tell", "a trial returned by ask and not told yet", number)
         trial = self.trials_[number]
         try:
             value = float(value)
@@ -142,7 +142,7 @@ class Searcher:
         self._start()
         least, why = self._min_budget()
         if not isinstance(budget, (int, np.integer)) or isinstance(budget, bool) or budget < least:
-            fail("budget", f"{type(self).__name__}.optimize", f"an int >= {least} ({why})", budget)
+            raise fail("budget", f"{type(self).__name__}.optimize", f"an int >= {least} ({why})", budget)
         executor, n_jobs = _as_executor(executor, n_jobs)
         bar = _progress_bar(progress, budget, self.n_finished_)
         in_flight = {}  # future -> trial
@@ -219,7 +219,7 @@ class Searcher:
             return
         self.space_ = self.space if isinstance(self.space, Space) else Space(self.space)
         if self.seed is not None and not (isinstance(self.seed, (int, np.integer)) and self.seed >= 0):
-            fail("seed", type(self).__name__, "an int >= 0 or None", self.seed)
+            raise fail("seed", type(self).__name__, "an int >= 0 or None", self.seed)
         self._validate()
         self.trials_, self._requeued = [], []
         self.seed_ = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
@@ -235,7 +235,7 @@ class Searcher:
         first = events[0]
         same = first.get("searcher") == header["searcher"] and first.get("space") == header["space"]
         if not same or (self.seed is not None and first.get("seed") != self.seed):
-            fail("log", type(self).__name__, f"a log of a {header['searcher']} over {header['space']} "
+            raise fail("log", type(self).__name__, f"a log of a {header['searcher']} over {header['space']} "
                  f"with seed {self.seed}", f"{self.log} ({first.get('searcher')} over "
                  f"{first.get('space')}, seed {first.get('seed')})")
         self.seed_ = first["seed"]
@@ -294,12 +294,12 @@ def _as_executor(executor, n_jobs):
         n_jobs = n_jobs or sum(executor.nthreads().values())
         executor = executor.get_executor(pure=False)
     elif executor is not None and not hasattr(executor, "submit"):
-        fail("executor", "optimize", "None, a concurrent.futures.Executor or a dask.distributed.Client",
+        raise fail("executor", "optimize", "None, a concurrent.futures.Executor or a dask.distributed.Client",
              executor)
     if n_jobs is None:
         n_jobs = getattr(executor, "_max_workers", 1) if executor is not None else 1
     if not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
-        fail("n_jobs", "optimize", "an int >= 1 or None", n_jobs)
+        raise fail("n_jobs", "optimize", "an int >= 1 or None", n_jobs)
     return executor, int(n_jobs)
 
 
