@@ -251,3 +251,31 @@ def distill(student: nn.Module, teacher: Teacher | nn.Module | TransferSet, labe
 
     rows = Split(table.X, torch.arange(len(table)))
     return train.fit(student, rows, val, train_config, loss_fn=loss_fn, **overrides)  # 3
+
+
+# --- the lecture's claim, as one experiment -------------------------------------------------------
+
+def alone_vs_distilled(make_student: Callable[[], nn.Module], transfer: TransferSet, labelled: Split, val: Split,
+                       config: DistillConfig | None = None, *, seed: int = 0,
+                       alone: train.TrainConfig | None = None, distilled: train.TrainConfig | None = None) -> dict:
+    """Train one student alone on ``labelled`` and one distilled from ``transfer``, both from the same
+    initial weights (``torch.manual_seed(seed)`` before ``make_student()``); return both networks.
+
+    >>> from labkit import data, models
+    >>> ds = data.load("xor")
+    >>> ts = label_transfer_set(models.mlp((2,), hidden=(8,), num_classes=2), ds.train)
+    >>> out = alone_vs_distilled(lambda: models.mlp((2,), hidden=(4,), num_classes=2), ts, ds.train, ds.val,
+    ...                          alone=train.TrainConfig(epochs=1, progress=False),
+    ...                          distilled=train.TrainConfig(epochs=1, progress=False))
+    >>> sorted(out)
+    ['alone', 'distilled', 'history_alone', 'history_distilled']
+    """
+    torch.manual_seed(seed)
+    first = make_student()
+    second = make_student()
+    second.load_state_dict(first.state_dict())  # same initial weights: the only difference is the loss
+    alone = replace(alone or train.TrainConfig(), seed=seed)
+    distilled = replace(distilled or train.TrainConfig(), seed=seed)
+    h_alone = train.fit(first, labelled, val, alone)
+    h_kd = distill(second, transfer, labelled, val, config, distilled)
+    return {"alone": first, "distilled": second, "history_alone": h_alone, "history_distilled": h_kd}
