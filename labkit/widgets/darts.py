@@ -180,7 +180,7 @@ def run_live_search(epochs: int = 2, order: str = "first", seed: int = 0, n_trai
     w_split, a_split = search_splits(ds.train.subset(n_train, seed=seed), seed=seed)
     bar = tqdm(total=epochs, desc=f"DARTS {order} order", disable=not progress)
     search = DartsSearch(NetworkConfig(channels=8, cells=2, nodes=3),
-                         SearchConfig(order=order, epochs=epochs, seed=seed))
+                         SearchConfig(order=order, epochs=epochs, warmup_epochs=epochs // 3, seed=seed))
     search.fit(w_split, a_split, num_classes=ds.num_classes,
                progress=lambda e, h: (bar.update(1), bar.set_postfix(val_acc=f"{h['val_acc'][-1]:.2f}")))
     bar.close()
