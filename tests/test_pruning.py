@@ -150,7 +150,7 @@ def test_obd_hessian_diagonal_matches_exact_hessian():
     net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
     x, y = batch(16, 3, 2)
     ce = lambda m, a, b: F.cross_entropy(m(a), b)
-    estimate = hessian_diagonal(net, {"0.weight": None}, [(x, y)], ce, samples=3000)["0.weight"]
+    estimate = hessian_diagonal(net, {"0.weight": None}, [(x, y)], ce, samples=1200)["0.weight"]
     w0 = net[0].weight.detach().clone()
 
     def loss_of(w):
@@ -158,8 +158,9 @@ def test_obd_hessian_diagonal_matches_exact_hessian():
 
     exact = torch.autograd.functional.hessian(loss_of, w0).reshape(w0.numel(), w0.numel()).diagonal()
     assert torch.allclose(estimate.reshape(-1), exact, atol=0.1 * exact.abs().max().item())
-    obd = compute_saliency_scores(net, full_masks(net), "obd", batches=[(x, y)], hutchinson_samples=3000)
-    assert torch.allclose(obd["0.weight"], 0.5 * estimate * w0 ** 2, atol=0.05 * obd["0.weight"].abs().max().item())
+    obd = compute_saliency_scores(net, full_masks(net), "obd", batches=[(x, y)], hutchinson_samples=4, seed=7)
+    h = hessian_diagonal(net, full_masks(net), [(x, y)], ce, samples=4, seed=7)
+    assert torch.allclose(obd["2.weight"], 0.5 * h["2.weight"] * net[2].weight.detach() ** 2)   # 1/2 h w^2
 
 
 def test_a_new_criterion_is_one_small_function():
@@ -346,3 +347,27 @@ def test_bad_input_is_answered_with_one_message_shape():
         Regrowth(magnitude_masks(net, 0.5), RegrowthConfig(every=1))(net)
     with pytest.raises(ParameterError, match="'final' parameter of cubic_sparsity"):
         cubic_sparsity(3, 1.0)
+
+
+def test_algorithm1_channel_granularity_feeds_remove_channels():
+    torch.manual_seed(0)
+    net = models.mlp((12,), hidden=(16, 8), num_classes=3, batchnorm=True).eval()
+    result = prune_and_finetune(net, rounds=2, fraction=0.5, granularity="channel", scope="layer")
+    assert [int(a.sum()) for a in result.channels.values()] == [4, 2]
+    small = remove_channels(net, result.channels)
+    x = torch.randn(6, 12)
+    assert torch.allclose(small.eval()(x), net(x), atol=1e-5)
+
+
+def test_folding_batchnorm_keeps_the_outputs():
+    from labkit.pruning import fold_batchnorm
+    torch.manual_seed(0)
+    net = models.cnn2d((64,), channels=(4, 8)).eval()
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    x = torch.randn(3, 64)
+    folded = fold_batchnorm(net)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded)
+    assert torch.allclose(folded(x), net(x), atol=1e-5)

@@ -86,3 +86,24 @@ def check_algorithm1(fn) -> None:
                                   f"for {name!r}. Hint: score the fine-tuned weights of this round (line 3), "
                                   f"not the original ones.")
     passed("algorithm1: N rounds of saliency -> select_min_k -> fine-tune, masks kept through fine-tuning")
+
+
+def check_reset_to_init(fn) -> None:
+    """``fn(model, init_state, masks)`` must load the initial weights and zero the removed ones (LTH line 4)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 3))
+    init = {k: v.clone() for k, v in net.state_dict().items()}
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)                                  # "training" moved every weight
+    masks = {n: torch.rand(p.shape, generator=torch.Generator().manual_seed(1)) > 0.5
+             for n, p in net.named_parameters() if n.endswith("weight")}
+    out = call(fn, net, init, masks, what="reset_to_init")
+    expect(out is net or out is None, "the same model, changed in place", "load the state into `model` itself")
+    state = net.state_dict()
+    for name, mask in masks.items():
+        expect_close(state[name], init[name] * mask, f"{name} = mask * initial weights",
+                     "load init_state, then zero the removed weights (pruning.apply_masks)")
+    expect_close(state["0.bias"], init["0.bias"], "the biases back at their initial values too",
+                 "reset every parameter, not only the masked weights: model.load_state_dict(init_state)")
+    passed("reset_to_init: theta <- m * theta_0, the reset that makes a winning ticket")

@@ -313,13 +313,13 @@ def dashboard(**kwargs):
     from IPython.display import display
 
     tabs = [("accuracy vs sparsity", sweep_explorer())]
-    for name, plot in (("lottery ticket", plot_lottery), ("latency vs MACs", plot_latency),
-                       ("regrowth", plot_regrowth)):
+    for title, name, plot in (("lottery ticket", "lottery", plot_lottery),
+                              ("latency vs MACs", "latency", plot_latency), ("regrowth", "regrowth", plot_regrowth)):
         out = w.Output()
         with out:
             plot(load(name))
             _plt().show()
-        tabs.append((name, out))
+        tabs.append((title, out))
     tab = w.Tab(children=[t for _, t in tabs])
     for i, (title, _) in enumerate(tabs):
         tab.set_title(i, title)
