@@ -1,0 +1,110 @@
+"""Claims about Bayesian optimization: our GP is scikit-learn's GP, the acquisitions are the textbook
+formulas (checked against scikit-optimize's), and choosing points from past results beats random."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import approx_fprime
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+from labkit.hpo import BayesConfig, BayesSearch, GaussianProcess, RandomSearch
+from labkit.hpo.acquisition import expected_improvement, probability_of_improvement, upper_confidence_bound
+from labkit.hpo.functions import Branin
+from labkit.hpo.gp import _neg_log_likelihood, matern52
+
+
+def test_matern52_equals_sklearn_kernel():
+    rng = np.random.default_rng(0)
+    A, B, ls = rng.random((5, 3)), rng.random((4, 3)), np.array([0.3, 1.0, 2.0])
+    ours = matern52(A, B, ls, amplitude=1.7)
+    theirs = (ConstantKernel(1.7) * Matern(length_scale=ls, nu=2.5))(A, B)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+
+
+def test_likelihood_gradient_is_exact():
+    rng = np.random.default_rng(1)
+    X, z = rng.random((12, 3)), rng.standard_normal(12)
+    diff2 = (X[:, None] - X[None]) ** 2
+    theta = np.array([np.log(0.4), np.log(0.8), np.log(1.5), 0.3, np.log(1e-2)])
+    numeric = approx_fprime(theta, lambda t: _neg_log_likelihood(t, diff2, z, 1e-8)[0], 1e-6)
+    np.testing.assert_allclose(_neg_log_likelihood(theta, diff2, z, 1e-8)[1], numeric, rtol=1e-4, atol=1e-5)
+
+
+def test_gp_posterior_equals_sklearn_with_the_same_hyperparameters():
+    rng = np.random.default_rng(2)
+    X = rng.random((15, 2))
+    y = np.sin(5 * X[:, 0]) + X[:, 1] ** 2
+    gp = GaussianProcess().fit(X, y, rng)
+    z_std = y.std()
+    kernel = (ConstantKernel(gp.amplitude_, "fixed") * Matern(gp.length_scales_, "fixed", nu=2.5)
+              + WhiteKernel(gp.noise_ + gp.config.jitter, "fixed"))
+    sk = GaussianProcessRegressor(kernel, normalize_y=True, optimizer=None).fit(X, y)
+    Xs = rng.random((7, 2))
+    mean, std = gp.predict(Xs)
+    sk_mean, sk_std = sk.predict(Xs, return_std=True)
+    np.testing.assert_allclose(mean, sk_mean, rtol=1e-6, atol=1e-8)
+    # sklearn's std includes the white noise; ours is the latent function's
+    np.testing.assert_allclose(std ** 2 + (gp.noise_ + gp.config.jitter) * z_std ** 2, sk_std ** 2, rtol=1e-5)
+
+
+def test_gp_fit_is_at_least_as_likely_as_sklearn():
+    rng = np.random.default_rng(3)
+    X = rng.random((20, 2))
+    y = np.cos(4 * X[:, 0]) * X[:, 1]
+    gp = GaussianProcess().fit(X, y, rng)
+    z = (y - y.mean()) / y.std()
+    ours = -_neg_log_likelihood(gp.theta_, (X[:, None] - X[None]) ** 2, z, gp.config.jitter)[0]
+    kernel = ConstantKernel(1.0, (0.01, 100)) * Matern(np.ones(2), (0.01, 100), nu=2.5) + WhiteKernel(1e-3, (1e-6, 0.1))
+    sk = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=2, random_state=0).fit(X, y)
+    assert ours >= sk.log_marginal_likelihood_value_ - 0.5
+
+
+def test_acquisitions_match_scikit_optimize():
+    skopt_acq = pytest.importorskip("skopt.acquisition")
+
+    class Fixed:  # a "model" that returns the given mean and std, as skopt's functions expect
+        def __init__(self, mean, std):
+            self.mean, self.std = mean, std
+
+        def predict(self, X, return_std=True):
+            return self.mean, self.std
+
+    rng = np.random.default_rng(4)
+    mean, std, best = rng.standard_normal(50), rng.random(50) + 0.1, -0.3
+    model = Fixed(mean, std)
+    X = np.zeros((50, 1))
+    np.testing.assert_allclose(expected_improvement(mean, std, best, xi=0.01),
+                               skopt_acq.gaussian_ei(X, model, y_opt=best, xi=0.01), rtol=1e-10)
+    np.testing.assert_allclose(probability_of_improvement(mean, std, best, xi=0.01),
+                               skopt_acq.gaussian_pi(X, model, y_opt=best, xi=0.01), rtol=1e-10)
+    np.testing.assert_allclose(upper_confidence_bound(mean, std, kappa=1.96),
+                               -skopt_acq.gaussian_lcb(X, model, kappa=1.96), rtol=1e-10)
+
+
+def test_acquisition_invariants():
+    mean, std = np.linspace(-1, 1, 9), np.full(9, 0.5)
+    ei = expected_improvement(mean, std, best=0.0)
+    assert np.all(ei >= 0) and np.all(np.diff(ei) < 0)             # lower mean, more improvement
+    assert np.all(np.diff(expected_improvement(np.zeros(5), np.linspace(0.1, 2, 5), 0.0)) > 0)
+    pi = probability_of_improvement(mean, std, best=0.0)
+    assert np.all((0 <= pi) & (pi <= 1))
+
+
+@pytest.mark.parametrize("acquisition", ["ei", "pi", "ucb"])
+def test_bayes_beats_random_on_branin(acquisition):
+    f, config = Branin(), BayesConfig(n_initial=6, n_candidates=500, n_restarts=2)
+    bo = [BayesSearch(f.space, acquisition=acquisition, config=config, seed=s).optimize(f, 20).best_value_
+          for s in range(2)]
+    rs = [RandomSearch(f.space, seed=s).optimize(f, 20).best_value_ for s in range(2)]
+    assert np.median(bo) < np.median(rs)
+    if acquisition != "pi":  # PI exploits (it ignores how large an improvement is) and may stall
+        assert np.median(bo) - f.optimum < 0.2
+
+
+def test_custom_acquisition_is_a_plain_function():
+    f = Branin()
+    greedy = lambda mean, std, best: -mean  # noqa: E731  pure exploitation
+    bo = BayesSearch(f.space, acquisition=greedy, config=BayesConfig(n_initial=5, n_candidates=200, n_restarts=1),
+                     seed=0).optimize(f, 8)
+    assert len(bo.history_) == 8
