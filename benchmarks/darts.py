@@ -70,9 +70,14 @@ def step_costs(w_split, a_split):
     return {o: statistics.median(c) for o, c in costs.items()}
 
 
-def main():
+def main(quick: bool = False):
+    global RETRAIN, RANDOM_CELLS, STEP_REPEATS
     torch.set_num_threads(1)
     ds = data.load("mnist1d", val_fraction=0.2, seed=0)
+    if quick:  # smoke test of this script only: tiny budgets, meaningless numbers
+        SEARCH.update(epochs=1, warmup_epochs=0)
+        RETRAIN, RANDOM_CELLS, STEP_REPEATS = RetrainConfig(channels=2, epochs=1), 2, 1
+        ds.train = ds.train.subset(256)
     w_split, a_split = search_splits(ds.train, seed=0)
     print(f"MNIST-1D: search on {len(w_split)} (w) + {len(a_split)} (alpha) training samples; retrain on "
           f"{len(ds.train)}, validate on {len(ds.val)}; test {len(ds.test())} used only for the final column\n")
@@ -140,4 +145,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(quick="--quick" in sys.argv)

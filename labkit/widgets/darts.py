@@ -160,7 +160,8 @@ def plot_retrain(result: dict, ax=None):
         ax.scatter(x + jitter, accs, s=18, alpha=0.7)
         ax.hlines(accs.mean(), x - 0.3, x + 0.3, color="k", lw=2)
     ax.set_xticks(range(len(groups)), [name for name, _ in groups])
-    ax.set(ylabel="validation accuracy (fraction)", title="retrained from scratch, same budget")
+    ax.set(xlabel="cell (each point: one network, one seed; bar: mean)", ylabel="validation accuracy (fraction)",
+           title="retrained from scratch, same budget")
     return ax
 
 
