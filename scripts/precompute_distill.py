@@ -34,8 +34,8 @@ SETUP = {
     "alone": {"epochs": 100, "patience": 15, "batch_size": 128},
     "distilled": {"epochs": 15, "patience": 4, "batch_size": 256},
     "naive": {"temperature": 4.0, "soft_weight": 0.9, "hard_weight": 0.1},
-    "grid_student": "mlp:128-128", "grid_T": [1.0, 2.0, 4.0, 8.0], "grid_l2": [0.5, 0.9, 1.0],
-    "sizes": ["mlp:", "mlp:16", "mlp:32-32", "mlp:64-64", "mlp:128-128", "mlp:256-256"],
+    "grid_student": "mlp:128-128", "grid_T": [1.0, 2.0, 4.0, 8.0], "grid_l2": [0.5, 0.9],
+    "sizes": ["mlp:", "mlp:16", "mlp:64-64", "mlp:128-128", "mlp:256-256"],
     "transfer_sizes": [0, 5_000, 20_000],
 }
 
