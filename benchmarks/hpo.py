@@ -23,7 +23,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+import sys  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -84,8 +85,12 @@ def main():
     jobs = [(p, m, s) for s in range(args.seeds) for p in PROBLEMS for m in METHODS
             if not (m == "labkit grid" and s > 0)]  # the grid has no randomness: one run
     started = time.perf_counter()
+    results = []
     with ProcessPoolExecutor(args.workers) as pool:
-        results = list(pool.map(run, *zip(*jobs)))
+        for future in as_completed([pool.submit(run, *job) for job in jobs]):
+            results.append(future.result())
+            print(f"[{time.perf_counter() - started:6.0f} s] {len(results)}/{len(jobs)}: {results[-1]}",
+                  file=sys.stderr, flush=True)
     table = {}
     for problem, method, seed, regret, per_suggestion in results:
         table.setdefault((problem, method), []).append((regret, per_suggestion))

@@ -4,7 +4,7 @@
     .venv/bin/python scripts/precompute_hpo.py --quick              # a smoke run (into a temp dir)
 
 * tuning    an MLP on MNIST-1D: learning rate, weight decay, width, dropout, tuned on the validation
-            split by grid (coarse-to-fine), random and Bayesian search, 3 seeds, 24 trials each; the
+            split by grid (coarse-to-fine), random and Bayesian search, 3 seeds, 20 trials each; the
             chosen values are evaluated once on the test split
 * parallel  the same random search with 1 and 2 worker processes: wall-clock seconds
 
@@ -23,16 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from labkit import cache, data, models, train  # noqa: E402
-from labkit.hpo import (BayesConfig, BayesSearch, GridSearch, Integer, LogUniform, RandomSearch,  # noqa: E402
-                        Uniform)
-from labkit.hpo.objective import TrainObjective  # noqa: E402
+from labkit.hpo import BayesConfig, BayesSearch, GridSearch, RandomSearch  # noqa: E402
+from labkit.hpo.objective import MNIST1D_SPACE, TrainObjective  # noqa: E402
 
-SPACE = {
-    "lr": LogUniform(1e-4, 1e-1, limits=(1e-5, 1.0)),      # refinement may go past 0.1 if it pays
-    "weight_decay": LogUniform(1e-6, 1e-1),
-    "width": Integer(16, 256),
-    "dropout": Uniform(0.0, 0.5),
-}
+SPACE = MNIST1D_SPACE   # lr, weight decay, width, dropout (labkit/hpo/objective.py)
 STRATEGIES = {
     "grid": lambda seed, log: GridSearch(SPACE, levels=2, log=log),
     "random": lambda seed, log: RandomSearch(SPACE, seed=seed, log=log),
@@ -90,7 +84,7 @@ def main():
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp()) if args.quick else cache.DATA_DIR / "hpo"
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    seeds, budget, epochs = ([0], 16, 1) if args.quick else ([0, 1, 2], 24, 6)
+    seeds, budget, epochs = ([0], 16, 1) if args.quick else ([0, 1, 2], 20, 5)
     cache.save_json(out / "mnist1d_tuning.json", tuning(out, seeds, budget, epochs))
     cache.save_json(out / "parallel.json", parallel(4 if args.quick else 8, epochs))
     print(f"wrote {out}")

@@ -22,7 +22,15 @@ import torch
 
 from labkit import data, models, train
 from labkit.errors import check_int, fail
+from labkit.hpo.space import Integer, LogUniform, Uniform
 
+# The space notebook 04 tunes: log scales for rates (Bergstra & Bengio 2012); refinement may move lr past 0.1
+MNIST1D_SPACE = {
+    "lr": LogUniform(1e-4, 1e-1, limits=(1e-5, 1.0)),
+    "weight_decay": LogUniform(1e-6, 1e-1),
+    "width": Integer(16, 256),
+    "dropout": Uniform(0.0, 0.5),
+}
 KNOWN = ("lr", "weight_decay", "width", "depth", "dropout", "batch_size", "epochs")
 _DATA = {}  # (dataset, seed) -> Dataset, one copy per worker process
 
