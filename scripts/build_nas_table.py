@@ -55,6 +55,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--compile-only", action="store_true")
     parser.add_argument("--limit", type=int, default=None, help="train at most this many runs (a smoke test)")
+    parser.add_argument("--shard", default="0/1", help="k/n: this worker trains every n-th run from the k-th "
+                        "(n workers share one log; appends of one line are atomic)")
     parser.add_argument("--log", type=Path, default=LOG_PATH)
     parser.add_argument("--out", type=Path, default=TABLE_PATH)
     args = parser.parse_args()
@@ -69,6 +71,8 @@ def main() -> None:
         splits = benchmark_data(config)
         todo = [(seed, c, i) for seed in config.seeds for c, i in reps.items() if (c, seed) not in done]
         todo += [("cost", c, i) for c, i in reps.items() if (c, "cost") not in done]
+        k, n_workers = (int(v) for v in args.shard.split("/"))
+        todo = todo[k::n_workers]
         t0, n = time.time(), 0
         for seed, canon, index in todo[:args.limit]:
             arch = space.prune(space.arch_at(index))
@@ -87,6 +91,8 @@ def main() -> None:
             if n % 25 == 0:
                 rate = (time.time() - t0) / n
                 print(f"{n}/{len(todo)} runs, {rate:.2f} s each, ~{rate * (len(todo) - n) / 60:.0f} min left", flush=True)
+    if args.shard != "0/1" and not args.compile_only:
+        return  # workers only train; compile once all are done (--compile-only)
     rows = read_log(args.log)
     table = compile_table(space, config, reps, rows)
     cache.save_npz(args.out, **table)

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import check_int, fail
-from .space import OPS, CellSpace
+from .space import OPS, CellSpace, ChainSpace
 from .tabular import TableConfig, train_arch
 
 
@@ -272,3 +272,81 @@ def rank_correlation(estimates, truth) -> dict[str, float]:
     if x.shape != y.shape or x.ndim != 1 or len(x) < 2:
         raise fail("estimates", "rank_correlation", "a 1-D sequence as long as truth (at least 2)", x.shape)
     return {"spearman": round(float(spearmanr(x, y).statistic), 6), "kendall": round(float(kendalltau(x, y).statistic), 6)}
+
+
+# --- a live search, end to end -----------------------------------------------------------------------
+
+@dataclass
+class LiveResult:
+    """What :func:`live_search` found: the winner, its accuracies, the search log and the seconds."""
+
+    best_arch: tuple
+    val_acc: float
+    test_acc: float
+    history: list
+    search_seconds: float
+    final_seconds: float
+    curve: list
+
+    @property
+    def seconds(self) -> float:
+        return self.search_seconds + self.final_seconds
+
+
+LIVE_SPACE = ChainSpace(widths=(16, 32), depths=(2, 3))
+
+
+def live_search(budget: int = 10, *, space=None, strategy: str = "evolution", screen_epochs: int = 2,
+                final_epochs: int = 12, seed: int = 0, splits=None, progress: bool = True) -> LiveResult:
+    """Search with real training: screen ``budget`` networks at low fidelity, retrain the best.
+
+    1: repeat budget times: a <- strategy.ask(); v <- val accuracy after ``screen_epochs``; tell(a, v)
+    2: retrain the best a for ``final_epochs`` (batch 64, Adam 3e-3) and report its test accuracy
+
+    The default space is small chains of 1-D convolutions (2-3 layers of 16 or 32 channels), where
+    MNIST-1D's CNNs reach the published 94 %. The test split is read once, for the report.
+
+    >>> res = live_search(2, screen_epochs=1, final_epochs=1, progress=False, splits=_tiny_splits())
+    >>> 0.0 <= res.test_acc <= 1.0
+    True
+    """
+    from .strategies import STRATEGIES, RegularizedEvolution
+
+    check_int(budget, "budget", "live_search", low=1)
+    check_int(final_epochs, "final_epochs", "live_search", low=1)
+    if strategy not in STRATEGIES:
+        raise fail("strategy", "live_search", f"one of {tuple(STRATEGIES)}", strategy)
+    space = space or LIVE_SPACE
+    if splits is None:
+        from .tabular import benchmark_data
+
+        splits = benchmark_data()
+    screen = LowFidelity(space, splits, epochs=screen_epochs, seed=seed,
+                         config=TableConfig(batch_size=128, lr=3e-3))
+    searcher = RegularizedEvolution(space, population_size=5, sample_size=2, seed=seed) \
+        if strategy == "evolution" else STRATEGIES[strategy](space, seed=seed)
+    steps = range(budget)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="architectures")
+    t0 = time.perf_counter()
+    for _ in steps:
+        arch = searcher.ask()
+        est = screen.estimate(arch)
+        searcher.tell(arch, est.value, est.seconds)
+    search_seconds = time.perf_counter() - t0
+    torch.manual_seed(seed)
+    out = train_arch(space.build(searcher.best_arch_), splits, seed=seed,
+                     config=TableConfig(epochs=final_epochs, batch_size=64, lr=3e-3))
+    return LiveResult(searcher.best_arch_, out["val_acc"][-1], out["test_acc"][-1],
+                      [(ev.arch, ev.value) for ev in searcher.history_], search_seconds, out["seconds"],
+                      out["val_acc"])
+
+
+def _tiny_splits():
+    """200 / 100 / 100 samples of MNIST-1D, for examples and tests."""
+    from .tabular import benchmark_data
+
+    train, val, test = benchmark_data()
+    return train.subset(200), val.subset(100), test.subset(100)

@@ -147,13 +147,26 @@ class NASTable:
         self.arrays = arrays
         self.unique_of = arrays["unique_of"]  # (space.size,) row of every cell in the per-function arrays
         self.num_unique = len(arrays["params"])
+        # fast paths for searches that make millions of lookups: cell -> index, final accuracies per cell
+        self._index = {arch: k for k, arch in enumerate(self.space.all())}
+        rows = self.unique_of
+        self._val_final = arrays["val_acc"][rows, :, -1]                # (cells, seeds)
+        self._test_final = arrays["test_acc"][rows, :, -1].mean(1)      # (cells,)
+        self._seconds = np.nanmean(arrays["train_seconds"], axis=1)[rows]
+        self._oracle = float(np.nanmax(self._test_final))
 
     def __len__(self) -> int:
         return self.space.size
 
     def row(self, arch) -> int:
         """Row of ``arch`` in the per-function arrays (cells computing the same function share one)."""
-        return int(self.unique_of[self.space.index(arch)])
+        return int(self.unique_of[self._cell(arch)])
+
+    def _cell(self, arch) -> int:
+        try:
+            return self._index[arch]
+        except (KeyError, TypeError):
+            return self.space.index(arch)  # raises the ParameterError that says what is wrong
 
     def _curve(self, name: str, arch, seed, epoch) -> float:
         curves = self.arrays[name][self.row(arch)]  # (seeds, epochs)
@@ -219,9 +232,41 @@ class NASTable:
         row = int(np.nanargmax(self.arrays[f"{by}_acc"][:, :, -1].mean(1)))
         return self.space.arch_at(int(self.arrays["representative"][row]))
 
+    def objective(self, arch, rng=None) -> tuple[float, float]:
+        """A search's view of a lookup: final val accuracy of one random training seed, and its cost.
+
+        Drawing the seed at random (NAS-Bench-201's protocol) keeps the noise of real training: a
+        strategy that evaluates a cell twice may see two values.
+        """
+        rng = rng if rng is not None else np.random.default_rng()
+        k = self._cell(arch)
+        return float(self._val_final[k, rng.integers(self._val_final.shape[1])]), float(self._seconds[k])
+
+    def regret(self, arch) -> float:
+        """Test-accuracy regret: the best cell's mean test accuracy minus this cell's."""
+        return self._oracle - float(self._test_final[self._cell(arch)])
+
     def oracle_test_acc(self) -> float:
         """Highest mean final test accuracy in the table (regret is measured from it)."""
-        return float(np.nanmax(self.arrays["test_acc"][:, :, -1].mean(1)))
+        return self._oracle
+
+
+def pareto_front(cost, value) -> np.ndarray:
+    """Indices of the points no other point beats on both: lower ``cost`` and higher ``value``.
+
+    >>> pareto_front([1, 2, 3, 2], [0.5, 0.7, 0.6, 0.4]).tolist()
+    [0, 1]
+    """
+    cost, value = np.asarray(cost, float), np.asarray(value, float)
+    if cost.shape != value.shape or cost.ndim != 1:
+        raise fail("cost", "pareto_front", "a 1-D array as long as value", cost.shape)
+    order = np.lexsort((-value, cost))               # cheapest first; ties: best value first
+    front, best = [], -np.inf
+    for k in order:
+        if value[k] > best:
+            front.append(int(k))
+            best = value[k]
+    return np.array(front, dtype=int)
 
 
 def load_table(path=None) -> NASTable:
