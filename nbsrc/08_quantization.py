@@ -130,7 +130,7 @@ for method in ("minmax", "percentile", "mse"):
     for act_bits in (8, 4):
         q = quantize_model(net, QuantConfig(8), act_bits, calibration_X, method=method)
         rows.append({"method": method, "activation bits": act_bits, "accuracy": train.accuracy(q, ds.val),
-                     "range of layer 8 (head)": tuple(round(v, 2) for v in ranges["8"])})
+                     "input range of the head": tuple(round(v, 2) for v in list(ranges.values())[-1])})
 calibration = pd.DataFrame(rows)
 calibration
 
@@ -244,7 +244,7 @@ pd.DataFrame(sweep["kmeans"]).groupby(["method", "bits"])["accuracy"].mean().uns
 # remove: see the report in `benchmarks/results/quantize.txt`).
 
 # %%
-dc = sweep["deep_compression"]
+dc = qw.load_sweep("deep_compression")
 fig, ax = plt.subplots(figsize=(6.5, 3.5))
 qw.plot_waterfall(dc["summary"], ax=ax)
 plt.show()

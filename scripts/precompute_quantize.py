@@ -2,9 +2,9 @@
 
     .venv/bin/python scripts/precompute_quantize.py [--seeds 0 1 2]
 
-Writes the trained CNNs (state dicts) and ``sweep.json``: post-training quantization at 2..8 bits per
-tensor and per channel, PTQ vs QAT at 4 and 2 bits, linear grid vs k-means codebook, and one Deep
-Compression run. Validation split only; the benchmark evaluates on the test split.
+Writes the trained CNNs (state dicts), ``sweep.json`` (post-training quantization at 2..8 bits per
+tensor and per channel, PTQ vs QAT at 4 and 2 bits, linear grid vs k-means codebook) and
+``deep_compression.json`` (one Deep Compression run of the wider CNN; ``--part`` picks one of them). Validation split only; the benchmark evaluates on the test split.
 """
 from __future__ import annotations
 
@@ -60,17 +60,27 @@ def main(seeds):
                                "accuracy": train.accuracy(shared, ds.val)}]
         print(f"seed {seed}: fp32 {out['fp32'][seed]:.3f}, {time.time() - t0:.0f} s", flush=True)
     out["fp32_mean"] = sum(out["fp32"].values()) / len(out["fp32"])
+    cache.save_json(cache.DATA_DIR / qw.DATA / "sweep.json", out)
 
+
+def deep_compression():
+    train.set_threads(1)
+    ds = data.load("mnist1d", seed=0)
     t0 = time.time()
     wide = trained(ds, qw.WIDE_SPEC, 0)
     dc = DeepCompression(qw.DC_CONFIG, seed=0).fit(wide, ds.train, ds.val)
-    out["deep_compression"] = {"spec": qw.WIDE_SPEC, "config": vars(qw.DC_CONFIG), "summary": dc.summary(),
-                               "parts": {s.stage: s.parts for s in dc.stages_}}
+    out = {"spec": qw.WIDE_SPEC, "config": vars(qw.DC_CONFIG), "summary": dc.summary(),
+           "parts": {s.stage: s.parts for s in dc.stages_}}
     print(f"Deep Compression: {dc.ratio_:.1f}x, {time.time() - t0:.0f} s", flush=True)
-    cache.save_json(cache.DATA_DIR / qw.DATA / "sweep.json", out)
+    cache.save_json(cache.DATA_DIR / qw.DATA / "deep_compression.json", out)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    main(parser.parse_args().seeds)
+    parser.add_argument("--part", choices=["all", "sweep", "deep_compression"], default="all")
+    args = parser.parse_args()
+    if args.part in ("all", "sweep"):
+        main(args.seeds)
+    if args.part in ("all", "deep_compression"):
+        deep_compression()

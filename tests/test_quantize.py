@@ -91,7 +91,8 @@ def test_calibration_methods_order_their_ranges():
 
 
 def test_mse_optimal_range_beats_min_max_on_heavy_tails():
-    x = torch.distributions.StudentT(2.0).sample((20_000,))
+    torch.manual_seed(0)
+    x = torch.distributions.StudentT(2.0).sample((5_000,))
     lo, hi = mse_optimal_range(x, bits=4, scheme="symmetric")
     clipped = compute_params(lo, hi, 4, "symmetric")
     full = compute_params(x.min(), x.max(), 4, "symmetric")

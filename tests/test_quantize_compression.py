@@ -187,3 +187,40 @@ def test_backend_bad_input():
         to_onnx(nn.Linear(2, 2), (2,), mode="int4")
     with pytest.raises(ParameterError, match="'model' parameter of to_onnx must be a Sequential of Linear"):
         to_onnx(nn.Sequential(nn.Linear(2, 2), nn.GELU()), (2,))
+
+
+# --- teaching layer ---------------------------------------------------------------------------------
+
+def test_bit_width_dashboard_answers_the_slider(monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    from labkit.widgets import quantize as qw
+
+    ds = data.load("mnist1d", seed=0)
+    torch.manual_seed(0)
+    net = models.build("cnn1d:8-8", ds).eval()
+    widget = qw.BitWidthExplorer(net, ds.val.subset(200), ds.train.subset(64).X).widget
+    explorer = widget.explorer
+    explorer.bits.value = 8
+    at8 = dict(explorer.state)
+    explorer.bits.value = 2
+    assert explorer.state["bits"] == 2 and at8["bits"] == 8
+    assert explorer.state["kB"] < at8["kB"] < at8["fp32_kB"]
+    explorer.granularity.value = "per_tensor"
+    assert explorer.state["granularity"] == "per_tensor"
+
+
+def test_checks_pass_the_reference_and_fail_a_wrong_answer():
+    from labkit.checks import ExerciseFailure
+    from labkit.checks import quantize as checks
+    from labkit.quantize.fake import FakeQuantizeSTE
+
+    checks.check_quantize(lambda x, s, z, lo, hi: torch.clamp(torch.round(x / s) + z, lo, hi),
+                          lambda q, s, z: s * (q - z))
+    checks.check_ste(FakeQuantizeSTE.apply)
+    with pytest.raises(ExerciseFailure, match="zero point"):
+        checks.check_quantize(lambda x, s, z, lo, hi: torch.clamp(torch.round(x / s) + z, lo, hi),
+                              lambda q, s, z: s * q - z)
+    with pytest.raises(ExerciseFailure, match="gradient of 1 inside"):
+        checks.check_ste(lambda x, s, z, lo, hi: s * (torch.clamp(torch.round(x / s) + z, lo, hi) - z)
+                         + (x - x.detach()))

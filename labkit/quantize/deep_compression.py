@@ -18,7 +18,9 @@ entry. So each stage's size is a sum of parts that a reader can check:
     huffman   values H(I)  + positions H(gaps) + their code tables + codebook + biases
 
 The paper reaches 35x on AlexNet and 49x on VGG-16 with no accuracy loss (on LeNet-300-100: 40x).
-BatchNorm is folded into its Conv first, so the fp32 baseline is the deployable fp32 network.
+The fp32 baseline is the deployable fp32 network, BatchNorm folded into its Conv (the smallest fp32
+form). The compressed stages keep BatchNorm as it is, counted as "other" (a scale and a shift per
+channel): folding it would give every channel its own scale and spoil the layer's shared codebook.
 Used by notebook 08 and ``benchmarks/quantize.py``.
 """
 from __future__ import annotations
@@ -46,12 +48,13 @@ class DeepCompressionConfig:
 
     sparsity: float = 0.9         # share of weights removed (paper: 89 % AlexNet, 92 % LeNet-300-100)
     first_layer_sparsity: float = 0.5   # the input layer is tiny and sensitive (paper: conv1 keeps 84 %)
+    last_layer_sparsity: float | None = 0.5    # the classifier head (None: same as ``sparsity``)
     prune_rounds: int = 5         # iterative pruning with fine-tuning (Han et al. 2015)
-    prune_epochs: int = 4         # fine-tuning epochs per pruning round
+    prune_epochs: int = 6         # fine-tuning epochs per pruning round
     bits: int = 4                 # shared-weight index width b (paper AlexNet: 8 conv, 5 fc)
-    share_epochs: int = 4         # codebook fine-tuning epochs
+    share_epochs: int = 6         # codebook fine-tuning epochs
     share_lr: float = 3e-4        # codebook learning rate: a centroid moves every weight of its cluster
-    index_bits: int = 4           # gap width p of the sparse format (paper: 8 conv, 5 fc)
+    index_bits: int = 3           # gap width p of the sparse format (paper: 8 conv, 5 fc)
     lr: float = 1e-3              # fine-tuning learning rate (Adam)
     length_bits: int = 5          # width of one code length in a Huffman table
 
@@ -59,6 +62,8 @@ class DeepCompressionConfig:
         owner = "DeepCompressionConfig"
         check_range(self.sparsity, "sparsity", owner, 0.0, 1.0, high_inclusive=False)
         check_range(self.first_layer_sparsity, "first_layer_sparsity", owner, 0.0, 1.0, high_inclusive=False)
+        if self.last_layer_sparsity is not None:
+            check_range(self.last_layer_sparsity, "last_layer_sparsity", owner, 0.0, 1.0, high_inclusive=False)
         check_int(self.prune_rounds, "prune_rounds", owner, low=1)
         check_int(self.prune_epochs, "prune_epochs", owner, low=0)
         check_int(self.bits, "bits", owner, low=1, high=16)
@@ -215,9 +220,11 @@ class DeepCompression:
         #    sparsity after round r follows Zhu & Gupta's cubic s_r = s_f (1 - (1 - r / R)^3)
         pruned = copy.deepcopy(model)
         masks = magnitude_masks(pruned, 0.0)
-        first = next(iter(masks))
+        first, last = list(masks)[0], list(masks)[-1]
+        final = {n: cfg.sparsity for n in masks}
+        final[last] = cfg.sparsity if cfg.last_layer_sparsity is None else cfg.last_layer_sparsity
+        final[first] = cfg.first_layer_sparsity
         for r in range(1, cfg.prune_rounds + 1):
-            final = {n: cfg.first_layer_sparsity if n == first else cfg.sparsity for n in masks}
             target = {n: s_f * (1 - (1 - r / cfg.prune_rounds) ** 3) for n, s_f in final.items()}
             alive = {n: m.float().mean().item() for n, m in masks.items()}
             share = {n: min(0.999, max(0.0, 1 - (1 - target[n]) / alive[n])) for n in masks}  # of the remaining
@@ -227,12 +234,13 @@ class DeepCompression:
             if cfg.prune_epochs:
                 training.fit(pruned, train, val, tcfg, epochs=cfg.prune_epochs, after_step=keep_masks(masks))
         self.masks_ = masks
-        pruned = fold_batchnorm(pruned)      # w' = w gamma / sigma per channel: zeros stay zeros
+        pruned.eval()
         self.models_["pruned"] = pruned
         self.stages_.append(sizes(pruned, "pruned"))
         self.accuracy_["pruned"] = training.accuracy(pruned, val)
 
         # 2: share weights by k-means, fine-tune the codebooks (pruned weights stay 0 through the mask)
+        #    BatchNorm's scale and shift train along: two floats per channel
         shared = share_weights(pruned, cfg.bits, seed=self.seed)
         if cfg.share_epochs:
             training.fit(shared, train, val, tcfg, epochs=cfg.share_epochs, lr=cfg.share_lr)

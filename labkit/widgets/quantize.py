@@ -23,7 +23,7 @@ DATA = "quantize"
 SPEC = "cnn1d:32-32-32"     # the lab's MNIST-1D CNN
 WIDE_SPEC = "cnn1d:64-64-64"  # a wider CNN with redundancy for Deep Compression to remove
 EPOCHS = 30                 # training budget of both (Adam, lr 1e-3)
-DC_CONFIG = DeepCompressionConfig(sparsity=0.85, prune_epochs=6, share_epochs=6, index_bits=3)
+DC_CONFIG = DeepCompressionConfig()   # 90 % pruned (input layer and head 50 %), 4-bit sharing
 
 
 def model_path(spec: str = SPEC, seed: int = 0):
@@ -62,10 +62,12 @@ def button(description: str, callback):
     return w.VBox([b, out])
 
 
-def load_sweep() -> dict | None:
-    """The precomputed sweeps of ``scripts/precompute_quantize.py`` (None if not there)."""
-    path = cache.DATA_DIR / DATA / "sweep.json"
-    return cache.load_json(path) if path.exists() else None
+def load_sweep(name: str = "sweep") -> dict:
+    """A precomputed result of ``scripts/precompute_quantize.py``: "sweep" or "deep_compression"."""
+    path = cache.DATA_DIR / DATA / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `python scripts/precompute_quantize.py` first.")
+    return cache.load_json(path)
 
 
 def weight_bits(model, bits: int) -> dict[str, int]:
