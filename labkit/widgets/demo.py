@@ -10,6 +10,7 @@ Voila: ``./demo.sh`` (all topics), ``./demo.sh efficiency pruning``, or ``./demo
 """
 from __future__ import annotations
 
+import html
 import importlib.util
 
 from . import TOPICS, dashboard
@@ -33,7 +34,9 @@ def available_topics() -> list[str]:
 def tabs(topics=None):
     """One ``ipywidgets.Tab`` with a dashboard per topic (default: every available topic).
 
-    >>> t = tabs(["efficiency"])
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):  # outside a front end, the dashboard's table prints
+    ...     t = tabs(["efficiency"])
     >>> t.titles
     ('00 Efficiency',)
     """
@@ -55,9 +58,18 @@ def tabs(topics=None):
     def open_tab(change=None):
         index = tab.selected_index if tab.selected_index is not None else 0
         topic = topics[index]
-        if topic not in tab.dashboards:
+        if topic in tab.dashboards:
+            return
+        try:
             tab.dashboards[topic] = dashboard(topic)
-            pages[index].children = [tab.dashboards[topic]]
+        except Exception as error:
+            if change is None:  # the first tab, built in this call: the caller sees the error
+                raise
+            # Opened from the page: say so where the instructor looks; opening the tab again retries.
+            text = f"The {topic} dashboard failed: {type(error).__name__}: {error}"
+            pages[index].children = [W.HTML(f"<pre>{html.escape(text)}</pre>")]
+            return
+        pages[index].children = [tab.dashboards[topic]]
 
     tab.observe(open_tab, names="selected_index")
     tab.selected_index = 0

@@ -227,6 +227,8 @@ def exercise_notebook(page, url: str, notebook: str, screenshot_dir: Path | None
             if first.count():
                 first.scroll_into_view_if_needed()
             page.screenshot(path=str(screenshot_dir / f"{Path(notebook).stem}.png"))
+        # Free the kernel's memory (torch and data) before the next notebook opens its own.
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
 
 
 def safe_name(text: str) -> str:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -19,14 +20,25 @@ from labkit.errors import ParameterError
 from labkit.widgets import demo
 
 
-def test_tabs_builds_the_first_dashboard_at_once_and_the_others_when_opened():
-    topics = demo.available_topics()
-    tab = demo.tabs(topics)
+def test_tabs_builds_the_first_dashboard_at_once_and_the_others_when_opened(monkeypatch):
+    import ipywidgets as W
+
+    built = []
+    monkeypatch.setattr(demo, "dashboard", lambda topic: built.append(topic) or W.Label(topic))
+    topics = list(demo.TOPICS)  # every topic, whether or not its widgets exist yet
+    monkeypatch.setattr(demo, "available_topics", lambda: topics)
+    tab = demo.tabs()
     assert tab.titles == tuple(demo.TITLES[t] for t in topics)
-    assert list(tab.dashboards) == topics[:1]
-    if len(topics) > 1:
-        tab.selected_index = 1
-        assert list(tab.dashboards) == topics[:2]
+    assert built == ["efficiency"] and tab.children[0].children[0].value == "efficiency"
+    tab.selected_index = 3
+    assert built == ["efficiency", "distill"] and tab.children[3].children[0].value == "distill"
+    tab.selected_index = 0  # opened before: not built again
+    assert built == ["efficiency", "distill"]
+
+
+def test_the_efficiency_dashboard_opens_in_the_demo_tabs():
+    tab = demo.tabs(["efficiency"])
+    assert tab.titles == ("00 Efficiency",) and "sliders" in dir(tab.dashboards["efficiency"])
 
 
 @pytest.mark.parametrize("topics, match", [
@@ -53,6 +65,8 @@ def voila_demo(tmp_path):
         try:
             with urllib.request.urlopen(url + "api/kernelspecs", timeout=5):
                 break
+        except urllib.error.HTTPError:
+            break  # Voila answers (it serves no API to anonymous requests): it is up
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
@@ -79,3 +93,20 @@ def test_demo_sh_serves_the_dashboards_without_code(page, voila_demo, artifacts)
                            " return img && img.src !== before; }", arg=before, timeout=120_000)
     time.sleep(0.5)
     page.screenshot(path=str(artifacts / "demo.png"))
+
+
+def test_a_dashboard_that_fails_when_its_tab_opens_says_so_in_the_tab(monkeypatch):
+    import ipywidgets as W
+
+    def board(topic):
+        if topic == "pruning":
+            raise FileNotFoundError("data/pruning/sweep.json is missing")
+        return W.Label(topic)
+
+    monkeypatch.setattr(demo, "dashboard", board)
+    monkeypatch.setattr(demo, "available_topics", lambda: ["efficiency", "pruning"])
+    tab = demo.tabs()
+    tab.selected_index = 1
+    assert "The pruning dashboard failed: FileNotFoundError: data/pruning/sweep.json is missing" in \
+        tab.children[1].children[0].value
+    assert "pruning" not in tab.dashboards
