@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-RUN_ALL_TIMEOUT_S = float(os.environ.get("LAB_RUN_ALL_TIMEOUT", 900))   # the whole notebook, "Run All"
+RUN_ALL_TIMEOUT_S = float(os.environ.get("LAB_RUN_ALL_TIMEOUT", 600))   # the whole notebook, "Run All"
 WIDGET_TIMEOUT_S = float(os.environ.get("LAB_WIDGET_TIMEOUT", 120))     # one slider move -> new output
 
 _KERNEL = "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
@@ -55,10 +55,13 @@ _FIND_WIDGETS = """() => {
     const area = cell.node.querySelector('.jp-Cell-outputArea');
     if (!area) return;
     area.querySelectorAll(':scope > .jp-OutputArea-child > .jp-OutputArea-output').forEach((out, j) => {
-      const slider = out.querySelector('.jupyter-widgets .widget-slider');
+      // The main slider: the first one on screen (a slider in a closed tab or accordion can't be moved).
+      const slider = Array.from(out.querySelectorAll('.jupyter-widgets .widget-slider'))
+                          .find(s => s.getClientRects().length > 0);
       if (!slider) return;
       const id = `cell${i}-output${j}`;
       out.setAttribute('data-lab-test', id);
+      slider.setAttribute('data-lab-test-slider', id);
       const label = slider.querySelector('.widget-label');
       found.push({id, cell: i, source: cell.model.sharedModel.getSource(),
                   slider: (label && label.textContent.trim()) || '(unlabelled slider)'});
@@ -150,16 +153,18 @@ def open_and_run(page, url: str, notebook: str) -> float:
     return time.monotonic() - t0
 
 
-def _move_slider(page, root) -> None:
-    """Move the widget's first slider one step right (one step left if it is at its maximum)."""
-    slider = root.locator(".widget-slider").first
+def _move_slider(slider) -> str:
+    """Move a slider one step right (left if it is at its maximum); return "" or why it did not move."""
     handle, readout = slider.locator(".noUi-handle").first, slider.locator(".widget-readout").first
     before = readout.inner_text()
     handle.scroll_into_view_if_needed()
-    handle.press("ArrowRight")
-    time.sleep(0.3)
-    if readout.inner_text() == before:   # already at its maximum
-        handle.press("ArrowLeft")
+    for key in ("ArrowRight", "ArrowLeft"):   # ArrowRight does nothing at the maximum
+        handle.press(key)
+        for _ in range(20):
+            if readout.inner_text() != before:
+                return ""
+            time.sleep(0.1)
+    return f"its slider did not move with the arrow keys (readout stayed {before!r}; disabled?)"
 
 
 def exercise_widgets(page, notebook: str, screenshot_dir: Path | None = None) -> list[WidgetResult]:
@@ -181,9 +186,9 @@ def exercise_widgets(page, notebook: str, screenshot_dir: Path | None = None) ->
         n_errors = len(page.evaluate("window.__labErrors"))
         before = root.evaluate(_SIGNATURE)
         t0 = time.monotonic()
-        _move_slider(page, root)
+        result.error = _move_slider(page.locator(f'[data-lab-test-slider="{w["id"]}"]'))
         deadline = t0 + WIDGET_TIMEOUT_S
-        while True:
+        while not result.error:
             errors = page.evaluate("window.__labErrors")[n_errors:]
             after = root.evaluate(_SIGNATURE)
             idle = page.evaluate(_KERNEL_IDLE)

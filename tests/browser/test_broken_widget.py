@@ -1,14 +1,15 @@
 """The browser suite catches what students would see broken: a widget whose callback raises, a cell that raises.
 
 Temporary notebooks in the server's folder (never in the repository): one with a healthy widget and
-two broken ones (one raising outside its Output area, where the traceback reaches only the log
-console, one raising inside it), and one whose second cell raises.
+three broken ones (one raising outside its Output area, where the traceback reaches only the log
+console, one raising inside it, one whose output never changes), and one whose second cell raises.
 """
 from __future__ import annotations
 
 import nbformat
 import pytest
 
+import lab_driver
 from lab_driver import NotebookBroken, WidgetBroken, exercise_notebook
 
 SETUP = "import ipywidgets as W\nimport matplotlib.pyplot as plt\n"
@@ -48,17 +49,27 @@ def _write(path, sources):
     nbformat.write(nb, path)
 
 
-def test_a_raising_widget_callback_fails_naming_notebook_and_widget(page, lab_server, lab_root, artifacts):
+FROZEN = """frozen = W.IntSlider(3, 0, 10, description="frozen knob", continuous_update=False)
+frozen_out = W.Output()
+with frozen_out:
+    print("drawn once, never again")
+W.VBox([frozen, frozen_out])"""
+
+
+def test_a_raising_widget_callback_fails_naming_notebook_and_widget(page, lab_server, lab_root, artifacts,
+                                                                     monkeypatch):
+    monkeypatch.setattr(lab_driver, "WIDGET_TIMEOUT_S", 15)  # the frozen widget waits this long
     _write(lab_root / "broken" / "broken_widget.ipynb",
            [SETUP, _widget("healthy", "healthy knob"), _widget("outer", "raises outside", "outside"),
-            _widget("inner", "raises inside", "inside")])
+            _widget("inner", "raises inside", "inside"), FROZEN])
     with pytest.raises(WidgetBroken) as info:
         exercise_notebook(page, lab_server.url("broken/broken_widget.ipynb"), "broken_widget.ipynb", artifacts)
     message = str(info.value)
     print(message)
-    assert message.startswith("broken_widget.ipynb: 2 of 3 widgets broken")
+    assert message.startswith("broken_widget.ipynb: 3 of 4 widgets broken")
     assert "slider 'raises outside' in cell 2" in message and "raises outside breaks on purpose" in message
     assert "slider 'raises inside' in cell 3" in message and "raises inside breaks on purpose" in message
+    assert "slider 'frozen knob' in cell 4" in message and "did not change within 15 s" in message
     assert "healthy knob" not in message
 
 
