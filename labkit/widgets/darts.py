@@ -102,6 +102,7 @@ def plot_trajectories(alpha_history, primitives, edge: int | None = None, ax=Non
         y = h[:, :, o].mean(axis=1) if edge is None else h[:, edge, o]
         ax.plot(y, color=COLORS.get(p, "C7"), lw=2 if p == "skip_connect" else 1.2, label=SHORT.get(p, p))
     ax.axhline(1 / len(primitives), color="0.7", ls=":", lw=1)
+    ax.xaxis.set_major_locator(_plt().MaxNLocator(integer=True))
     where = "mean over edges" if edge is None else f"edge {edge}"
     ax.set(xlabel="search epoch", ylabel="operation weight (softmax)", title=f"alpha trajectories, {where}")
     ax.legend(fontsize=7, ncol=2)
@@ -109,27 +110,28 @@ def plot_trajectories(alpha_history, primitives, edge: int | None = None, ax=Non
 
 
 def draw_genotype(genotype: Genotype, ax=None, title: str = ""):
-    """The derived cell as a graph: inputs c_{k-2}, c_{k-1}, nodes, output; edges labelled by operation."""
+    """The derived cell as a graph: inputs 0 and 1, nodes n2, n3, ..., output; edges named by operation."""
     import networkx as nx
 
     plt = _plt()
     ax = ax or plt.subplots(figsize=(6, 3.5))[1]
     g = nx.DiGraph()
-    names = {0: "c_{k-2}", 1: "c_{k-1}"}
-    pos = {"c_{k-2}": (0, 1), "c_{k-1}": (0, -1), "out": (len(genotype.nodes) + 1, 0)}
-    labels = {}
+    names = {0: "in 0", 1: "in 1"}
+    pos = {"in 0": (0, 1), "in 1": (0, -1), "out": (len(genotype.nodes) + 1, 0)}
+    labels, colors = {}, {}
     for j, node in enumerate(genotype.nodes):
-        names[j + 2] = str(j)
-        pos[str(j)] = (j + 1, 0.8 if j % 2 else -0.8)
+        names[j + 2] = f"n{j + 2}"
+        pos[names[j + 2]] = (j + 1, 0.9 if j % 2 else -0.9)
+    for j, node in enumerate(genotype.nodes):
         for op, i in node:
-            g.add_edge(names[i], str(j))
-            labels[(names[i], str(j))] = SHORT.get(op, op)
-        g.add_edge(str(j), "out")
-    colors = [COLORS.get(next((op for op, i in genotype.nodes[int(v)] if names[i] == u), ""), "0.5")
-              if v != "out" else "0.8" for u, v in g.edges]
-    nx.draw_networkx(g, pos, ax=ax, node_color="#dde8f5", node_size=900, font_size=8,
-                     edge_color=colors, width=2, arrowsize=12)
-    nx.draw_networkx_edge_labels(g, pos, labels, ax=ax, font_size=7)
+            edge = (names[i], names[j + 2])
+            g.add_edge(*edge)
+            labels[edge], colors[edge] = SHORT.get(op, op), COLORS.get(op, "0.5")
+        g.add_edge(names[j + 2], "out")
+    nx.draw_networkx(g, pos, ax=ax, node_color="#dde8f5", node_size=800, font_size=8,
+                     edge_color=[colors.get(e, "0.8") for e in g.edges], width=2, arrowsize=12,
+                     connectionstyle="arc3,rad=0.08")
+    nx.draw_networkx_edge_labels(g, pos, labels, ax=ax, font_size=7, connectionstyle="arc3,rad=0.08")
     ax.set_title(title or f"derived cell: {genotype.count('skip_connect')} skip connections")
     ax.axis("off")
     return ax
