@@ -8,8 +8,8 @@ import torch
 
 from labkit.errors import ParameterError
 from labkit.nas.neat import (NEAT, ConnectionGene, FeedForwardNetwork, Genome, InnovationTracker, NEATConfig,
-                             align, crossover, distance, initial_genome, mutate_add_connection, mutate_add_node,
-                             tasks, to_torch)
+                             align, crossover, distance, fine_tune, initial_genome, mutate_add_connection,
+                             mutate_add_node, mutate_weights, tasks, to_torch)
 from labkit.nas.neat.phenotype import _depths
 
 NODES = {0: "input", 1: "input", 2: "bias", 3: "output", 4: "hidden", 5: "hidden"}
@@ -37,7 +37,7 @@ def test_align_splits_matching_disjoint_and_excess_genes_as_in_the_papers_figure
 
 
 def test_crossover_takes_matching_genes_from_either_parent_and_the_rest_from_the_fitter():
-    cfg = NEATConfig()
+    cfg = NEATConfig(crossover_average_prob=0.0)
     fitter, weaker = genome(P2, fitness=2.0), genome(P1, fitness=1.0)
     seen = {i: set() for i in P1}
     for seed in range(60):
@@ -49,6 +49,13 @@ def test_crossover_takes_matching_genes_from_either_parent_and_the_rest_from_the
             seen[i].add(child.connections[i].weight)
     for i in (1, 2, 3, 4, 5):                                      # matching: both parents occur
         assert seen[i] == {P1[i][2], P2[i][2]}
+
+
+def test_averaging_crossover_gives_matching_genes_the_parents_mean_weight():
+    cfg = NEATConfig(crossover_average_prob=1.0)
+    child = crossover(genome(P1, 1.0), genome(P2, 2.0), cfg, random.Random(0))
+    assert [child.connections[i].weight for i in (1, 2, 3, 4, 5)] == [0.0] * 5
+    assert child.connections[9].weight == P2[9][2]
 
 
 def test_crossover_keeps_a_gene_disabled_in_either_parent_disabled_three_times_in_four():
@@ -99,6 +106,25 @@ def test_add_node_splits_a_link_without_changing_what_the_network_computes_much(
     into = [c for c in g.connections.values() if c.dst == 4][0]
     out = [c for c in g.connections.values() if c.src == 4][0]
     assert (into.src, into.weight, out.dst, out.weight) == (split.src, 1.0, split.dst, split.weight)
+
+
+def test_weight_mutation_stays_within_the_cap():
+    cfg = NEATConfig(weight_mutation_power=5.0, weight_max=3.0)
+    g = genome(P2)
+    rng = random.Random(0)
+    for _ in range(50):
+        mutate_weights(g, cfg, rng)
+    assert max(abs(c.weight) for c in g.connections.values()) <= 3.0
+
+
+def test_add_node_never_splits_a_bias_link_when_another_is_enabled():
+    cfg = NEATConfig()
+    tracker = InnovationTracker(cfg)
+    for seed in range(30):
+        g = initial_genome(cfg, tracker, random.Random(seed))
+        mutate_add_node(g, cfg, random.Random(seed), tracker)
+        split = [c for c in g.connections.values() if not c.enabled][0]
+        assert g.nodes[split.src] != "bias"
 
 
 def test_add_connection_keeps_the_network_feed_forward():
@@ -264,3 +290,22 @@ def test_bad_run_arguments_are_rejected():
         tasks.make("moons")
     with pytest.raises(ParameterError, match=r"'n' parameter of spirals"):
         tasks.spirals(n=1)
+
+
+def test_fine_tuning_lowers_the_loss_and_keeps_the_topology():
+    cfg = NEATConfig()
+    task = tasks.circles(n=60)
+    tracker = InnovationTracker(cfg)
+    g2 = initial_genome(cfg, tracker, random.Random(0))
+    mutate_add_node(g2, cfg, random.Random(1), tracker)
+    tuned, losses = fine_tune(g2, cfg, task.X, task.y, steps=60, lr=0.05)
+    assert losses[-1] < losses[0]
+    assert sorted(tuned.connections) == sorted(g2.connections)
+    with pytest.raises(ParameterError, match=r"'steps' parameter of fine_tune"):
+        fine_tune(g2, cfg, task.X, task.y, steps=0)
+
+
+def test_genome_survives_a_json_round_trip():
+    g, cfg = evolved_genome(6)
+    g.fitness = 3.5
+    assert Genome.from_dict(g.to_dict()) == g

@@ -62,7 +62,7 @@ def check_distance(fn) -> None:
 
 def check_crossover(fn) -> None:
     """``fn(parent1, parent2, config, rng) -> Genome`` must align genes by innovation number."""
-    cfg = NEATConfig()
+    cfg = NEATConfig(crossover_average_prob=0.0)        # the paper's crossover, without weight averaging
     weaker, fitter = paper_pair()
     seen, disabled = {i: set() for i in (1, 2, 3, 4, 5)}, 0
     trials = 400

@@ -24,10 +24,11 @@ def load_run(name: str) -> dict:
     return record
 
 
-def run_record(neat: NEAT, task: tasks.Task) -> dict:
-    """What :func:`load_run` reads back, from a finished :class:`NEAT` run (for caching)."""
+def run_record(neat: NEAT, task_name: str, **task_kwargs) -> dict:
+    """What :func:`load_run` reads back, from a finished :class:`NEAT` run on ``tasks.make(task_name,
+    **task_kwargs)`` (for caching with ``cache.save_json``)."""
     from dataclasses import asdict
-    return {"config": asdict(neat.config_), "task": {"name": task.name},
+    return {"config": asdict(neat.config_), "task": {"name": task_name, "kwargs": task_kwargs},
             "history": neat.history_, "champions": [g.to_dict() for g in neat.champions_]}
 
 

@@ -64,7 +64,8 @@ class Genome:
     def to_dict(self) -> dict:
         """A JSON-ready record: nodes, connections as [innovation, src, dst, weight, enabled], fitness."""
         return {"nodes": [[n, k] for n, k in self.nodes.items()], "fitness": self.fitness,
-                "connections": [[c.innovation, c.src, c.dst, c.weight, c.enabled] for c in self.connections.values()]}
+                "connections": [[c.innovation, c.src, c.dst, c.weight, c.enabled]
+                                for c in self.connections.values()]}
 
     @classmethod
     def from_dict(cls, record: dict) -> "Genome":
@@ -145,13 +146,12 @@ def initial_genome(config: NEATConfig, innovations: InnovationTracker, rng: rand
 # ---------------------------------------------------------------- mutations (one function each)
 
 def mutate_weights(genome: Genome, config: NEATConfig, rng: random.Random, innovations=None) -> None:
-    """Each weight: 90 % uniformly perturbed by U(-power, power), 10 % replaced by a fresh value."""
-    power, r = config.weight_mutation_power, config.weight_init_range
+    """Each weight: 90 % perturbed by U(-power, power), 10 % replaced by U(-power, power); clipped."""
+    power, cap = config.weight_mutation_power, config.weight_max
     for c in genome.connections.values():
-        if rng.random() < config.weight_perturb_prob:
-            c.weight += rng.uniform(-power, power)
-        else:
-            c.weight = rng.uniform(-r, r)
+        step = rng.uniform(-power, power)
+        w = c.weight + step if rng.random() < config.weight_perturb_prob else step
+        c.weight = min(cap, max(-cap, w))
 
 
 def _reaches(genome: Genome, start: int, goal: int) -> bool:
@@ -267,17 +267,21 @@ def distance(genome1: Genome, genome2: Genome, config: NEATConfig) -> float:
 def crossover(parent1: Genome, parent2: Genome, config: NEATConfig, rng: random.Random) -> Genome:
     """Child of two evaluated genomes aligned by innovation number.
 
-    Matching genes are inherited from a random parent; disjoint and excess genes from the fitter
+    Matching genes are inherited from a random parent (or, with probability
+    ``config.crossover_average_prob``, get the mean of both weights); disjoint and excess genes from the fitter
     parent (the smaller one on a tie); a gene disabled in either parent stays disabled with
     probability 0.75. The child has the fitter parent's structure, so it stays feed-forward.
     """
     if (parent2.fitness, -len(parent2.connections)) > (parent1.fitness, -len(parent1.connections)):
         parent1, parent2 = parent2, parent1                     # parent1 is the fitter one
+    average = rng.random() < config.crossover_average_prob
     child = {}
     for inn, gene in parent1.connections.items():
         other = parent2.connections.get(inn)
-        chosen = (gene if rng.random() < 0.5 else other).copy() if other is not None else gene.copy()
-        if (not gene.enabled or (other is not None and not other.enabled)):
+        chosen = (gene if other is None or rng.random() < 0.5 else other).copy()
+        if other is not None and average:
+            chosen.weight = (gene.weight + other.weight) / 2
+        if not gene.enabled or (other is not None and not other.enabled):
             chosen.enabled = rng.random() >= config.disable_inherited_prob
         child[inn] = chosen
     return Genome(dict(parent1.nodes), child)

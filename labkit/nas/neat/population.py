@@ -211,7 +211,7 @@ class NEAT:
             if len(s.members) > cfg.elitism_min_species_size:
                 children.append(ranked[0].copy())
                 n -= 1
-            parents = ranked[:max(1, math.ceil(cfg.survival_threshold * len(ranked)))]
+            parents = ranked[:int(cfg.survival_threshold * len(ranked)) + 1]
             for _ in range(n):
                 mom = rng.choice(parents)
                 if rng.random() < cfg.mutation_only_prob:
