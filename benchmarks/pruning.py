@@ -2,7 +2,8 @@
 
     nice -n 5 .venv/bin/python benchmarks/pruning.py [--quick]
 
-1. Iterative magnitude pruning (Algorithm 1) with fine-tuning to 90 % sparsity, digits MLP, test accuracy.
+1. Iterative magnitude pruning (Algorithm 1) with fine-tuning to 90 % sparsity, digits MLP 64-256-256-10,
+   test accuracy; one-shot pruning to 90 % with the same fine-tuning per round beside it.
 2. Lottery ticket on MNIST-1D, MLP 40-100-100-10: tickets at 19.2 % of the weights (7 rounds of 21 %)
    against dense, random re-initialisation and a random mask, test accuracy.
 3. Structured pruning of half the channels of cnn2d (3x32x32, channels w-2w-4w) at batch 64, one
@@ -39,10 +40,12 @@ def imp_at_90(seeds, quick) -> dict:
     rows = []
     for seed in seeds:
         torch.manual_seed(seed)
-        net = models.mlp(ds.input_shape, hidden=(128, 64), num_classes=ds.num_classes)
+        net = models.mlp(ds.input_shape, hidden=(256, 256), num_classes=ds.num_classes)
         train.fit(net, ds.train, ds.val, epochs=5 if quick else 40, lr=3e-3, seed=seed, progress=False)
         dense = train.accuracy(net, test)
-        fine = lambda m, keep: train.fit(m, ds.train, ds.val, epochs=1 if quick else 4, lr=1e-3, seed=seed,
+        # 8 epochs of Adam at 3e-3 per round: chosen on the validation split (4 epochs at 1e-3 left the last
+        # round unrecovered: the 90 % network still learns when the next cut comes)
+        fine = lambda m, keep: train.fit(m, ds.train, ds.val, epochs=1 if quick else 8, lr=3e-3, seed=seed,
                                          after_step=keep, progress=False)
         p = pruning.fraction_per_round(0.9, 5)          # 5 rounds of 36.9 % of the remaining weights
         iterative = pruning.prune_and_finetune(copy.deepcopy(net), 5, p, fine_tune=fine)
@@ -50,7 +53,8 @@ def imp_at_90(seeds, quick) -> dict:
         rows.append({"seed": seed, "dense": dense, "iterative": train.accuracy(iterative.model, test),
                      "one_shot": train.accuracy(one_shot.model, test),
                      "sparsity": pruning.sparsity(iterative.masks)})
-    print("\n1. Iterative magnitude pruning to 90 %, digits MLP 64-128-64-10, test accuracy (%)")
+    print("\n1. Iterative magnitude pruning to 90 % (global threshold), digits MLP 64-256-256-10, "
+          "fine-tuning 8 epochs per round, test accuracy (%)")
     print(f"{'seed':>5} {'dense':>7} {'IMP 5x36.9%':>12} {'one-shot 90%':>13} {'sparsity':>9}")
     for r in rows:
         print(f"{r['seed']:>5} {100 * r['dense']:7.2f} {100 * r['iterative']:12.2f} {100 * r['one_shot']:13.2f} "
@@ -106,14 +110,17 @@ def _cpu_ms(model, x) -> float:
         return 1000 * (time.thread_time() - t0)
 
 
-def _interleaved(models_, x, pairs) -> list[float]:
+def _interleaved(models_, x, rounds) -> list[float]:
+    """Median CPU ms per model; each round runs every model once, in an order rotated every round so
+    that no model always follows the same one (cache state is shared)."""
     for m in models_:
         m.eval()
         _cpu_ms(m, x), _cpu_ms(m, x)
     times = [[] for _ in models_]
-    for _ in range(pairs):
-        for t, m in zip(times, models_):
-            t.append(_cpu_ms(m, x))
+    n = len(models_)
+    for r in range(rounds):
+        for i in [(r + j) % n for j in range(n)]:
+            times[i].append(_cpu_ms(models_[i], x))
     return [statistics.median(t) for t in times]
 
 
@@ -134,7 +141,7 @@ def structured(quick) -> dict:
         red = metrics.count_macs(net, shape) / metrics.count_macs(small, shape)
         x = torch.randn(batch, *shape)
         t_dense, t_small, t_masked, t_fd, t_fs = _interleaved([net, small, masked, folded, small_folded], x,
-                                                              5 if quick else 15)
+                                                              5 if quick else 20)
         rows.append({"width": w, "mac_reduction": red, "dense_ms": t_dense, "small_ms": t_small,
                      "masked_ms": t_masked, "speedup_bn": t_dense / t_small, "speedup": t_fd / t_fs,
                      "masked_speedup": t_dense / t_masked, "params": (metrics.count_params(net),
