@@ -154,17 +154,14 @@ def mutate_weights(genome: Genome, config: NEATConfig, rng: random.Random, innov
         c.weight = min(cap, max(-cap, w))
 
 
-def _reaches(genome: Genome, start: int, goal: int) -> bool:
-    """Is there a path start -> ... -> goal over all links (disabled ones too, so re-enabling is safe)?"""
-    out: dict[int, list[int]] = {}
-    for c in genome.connections.values():
-        out.setdefault(c.src, []).append(c.dst)
+def _reaches(targets: dict[int, list[int]], start: int, goal: int) -> bool:
+    """Is there a path start -> ... -> goal along ``targets`` (node -> nodes it feeds)?"""
     stack, seen = [start], {start}
     while stack:
         n = stack.pop()
         if n == goal:
             return True
-        for m in out.get(n, ()):
+        for m in targets.get(n, ()):
             if m not in seen:
                 seen.add(m)
                 stack.append(m)
@@ -177,9 +174,12 @@ def mutate_add_connection(genome: Genome, config: NEATConfig, rng: random.Random
     sources = [n for n, kind in genome.nodes.items() if kind != "output"]
     targets = [n for n, kind in genome.nodes.items() if kind in ("hidden", "output")]
     existing = {(c.src, c.dst) for c in genome.connections.values()}
+    feeds: dict[int, list[int]] = {}            # all links, disabled too, so re-enabling stays safe
+    for src, dst in existing:
+        feeds.setdefault(src, []).append(dst)
     for _ in range(config.add_connection_tries):
         src, dst = rng.choice(sources), rng.choice(targets)
-        if src == dst or (src, dst) in existing or _reaches(genome, dst, src):
+        if src == dst or (src, dst) in existing or _reaches(feeds, dst, src):
             continue
         inn = innovations.connection(src, dst)
         r = config.weight_init_range

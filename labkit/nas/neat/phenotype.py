@@ -1,16 +1,15 @@
 """From genome to network: a batched feed-forward phenotype (numpy) and its export to PyTorch.
 
 Concept: the genome only lists genes; to score it NEAT decodes it into a network. The enabled links
-form a directed acyclic graph; nodes are grouped into layers by depth (inputs and the bias at depth
-0, a node one deeper than its deepest source), and each layer is one matrix product over the
-activations computed so far::
+form a directed acyclic graph; taken in topological order, each node computes, for a whole batch
+of inputs at once (the four XOR rows, a grid for a decision boundary)::
 
-    a_layer = f(z),   z = A_before @ W_layer,   f(z) = 1 / (1 + exp(-4.9 z)) for the paper's sigmoid
+    a_j = f(sum_i w_ij a_i),    f(z) = 1 / (1 + exp(-4.9 z)) for the paper's sigmoid
 
-so a whole batch of inputs (the four XOR rows, a grid for a decision boundary) goes through at once.
-:func:`to_torch` builds the same computation as an ``nn.Module`` whose weights are trainable and
-whose missing links stay masked to zero, so an evolved network can be fine-tuned with backprop and
-written back with :meth:`NEATModule.to_genome`. Used by notebook 06.
+:func:`to_torch` groups the nodes into layers by depth (inputs and the bias at 0, a node one deeper
+than its deepest source) and builds one masked matrix product per layer, as an ``nn.Module`` whose
+weights are trainable and whose missing links stay zero, so an evolved network can be fine-tuned
+with backprop and written back with :meth:`NEATModule.to_genome`. Used by notebook 06.
 
 Extension point: ``ACTIVATIONS[name] = f(z, xp)`` with ``xp`` the ``numpy`` or ``torch`` module.
 """
@@ -49,37 +48,24 @@ class FeedForwardNetwork:
         self.slope = config.sigmoid_slope
         links = [c for c in genome.connections.values() if c.enabled]
         depth = _depths(genome, links)
-        # column order: inputs, bias, then nodes by layer (within a layer by activation, then id)
-        kinds = genome.nodes
-        act = {n: (config.output_activation if k == "output" else config.activation) for n, k in kinds.items()}
-        first = list(range(config.num_inputs + 1))
-        rest = sorted((n for n in kinds if n not in first), key=lambda n: (depth[n], act[n], n))
-        self.order = first + rest                                   # column -> node id
+        first = config.num_inputs + 1                               # inputs and bias: ids below this
+        act = {n: (config.output_activation if k == "output" else config.activation)
+               for n, k in genome.nodes.items() if n >= first}
+        # column order: inputs, bias, then the other nodes by depth (a topological order)
+        self.order = list(range(first)) + sorted(act, key=lambda n: (depth[n], act[n], n))
+        self.depth = [depth[n] for n in self.order]
+        self.activations = [None] * first + [act[n] for n in self.order[first:]]
         column = {n: i for i, n in enumerate(self.order)}
-        self.outputs = [column[n] for n in sorted(n for n, k in kinds.items() if k == "output")]
-        # layers: (start col, end col, [(activation, start, end) groups], W (start, end - start), mask)
-        self.layers = []
-        start = len(first)
-        while start < len(self.order):
-            d = depth[self.order[start]]
-            end = start
-            while end < len(self.order) and depth[self.order[end]] == d:
-                end += 1
-            groups, g0 = [], start
-            for i in range(start, end + 1):
-                if i == end or act[self.order[i]] != act[self.order[g0]]:
-                    groups.append((act[self.order[g0]], g0 - start, i - start))
-                    g0 = i
-            w = np.zeros((start, end - start))                      # (columns before, layer width)
-            mask = np.zeros((start, end - start), dtype=bool)       # which entries are genes
-            for c in links:
-                j = column[c.dst]
-                if start <= j < end:
-                    w[column[c.src], j - start] = c.weight
-                    mask[column[c.src], j - start] = True
-            self.layers.append((start, end, groups, w, mask))
-            start = end
-        self.connections = {(column[c.src], column[c.dst]): c.innovation for c in links}
+        sources: dict[int, list] = {j: [] for j in range(first, len(self.order))}
+        weights: dict[int, list] = {j: [] for j in range(first, len(self.order))}
+        for c in links:
+            sources[column[c.dst]].append(column[c.src])
+            weights[column[c.dst]].append(c.weight)
+        # one step per node: a_j = f(sum_i w_ij a_i), over the whole batch at once
+        self.steps = [(j, np.array(sources[j], dtype=np.intp), np.array(weights[j]), self.activations[j])
+                      for j in range(first, len(self.order))]
+        self.outputs = [column[n] for n in sorted(n for n, k in genome.nodes.items() if k == "output")]
+        self.links = [(column[c.src], column[c.dst], c.weight, c.innovation) for c in links]
 
     def activate(self, z, name: str, xp):
         if name == "sigmoid":
@@ -93,28 +79,49 @@ class FeedForwardNetwork:
         values[:, :self.num_inputs] = X
         values[:, self.num_inputs] = 1.0                            # bias input
         with np.errstate(over="ignore"):
-            for start, end, groups, w, _ in self.layers:
-                z = values[:, :start] @ w                           # (batch, layer width)
-                for name, a, b in groups:
-                    values[:, start + a:start + b] = self.activate(z[:, a:b], name, np)
+            for j, sources, weights, name in self.steps:
+                values[:, j] = self.activate(values[:, sources] @ weights, name, np)   # (batch,)
         return values[:, self.outputs]
+
+    def layers(self) -> list[tuple]:
+        """Nodes grouped by depth, for the PyTorch export: (start column, end column,
+        [(activation, start, end) runs inside the layer], W (start, end - start), mask)."""
+        out, start = [], self.num_inputs + 1
+        while start < len(self.order):
+            end = start
+            while end < len(self.order) and self.depth[end] == self.depth[start]:
+                end += 1
+            runs, r0 = [], start
+            for i in range(start + 1, end + 1):
+                if i == end or self.activations[i] != self.activations[r0]:
+                    runs.append((self.activations[r0], r0 - start, i - start))
+                    r0 = i
+            w = np.zeros((start, end - start))                      # (columns before, layer width)
+            mask = np.zeros((start, end - start), dtype=bool)       # which entries are genes
+            for src, dst, weight, _ in self.links:
+                if start <= dst < end:
+                    w[src, dst - start], mask[src, dst - start] = weight, True
+            out.append((start, end, runs, w, mask))
+            start = end
+        return out
 
 
 def _depths(genome: Genome, links) -> dict[int, int]:
-    """Longest-path depth of every node over the enabled links (inputs and bias at 0)."""
-    incoming: dict[int, list[int]] = {n: [] for n in genome.nodes}
+    """Longest-path depth of every node over the enabled links (inputs and bias 0, others at least 1)."""
+    waiting = {n: 0 for n in genome.nodes}                          # unprocessed incoming links
+    targets: dict[int, list[int]] = {n: [] for n in genome.nodes}
     for c in links:
-        incoming[c.dst].append(c.src)
-    depth: dict[int, int] = {}
-
-    def visit(n):
-        if n not in depth:
-            kind = genome.nodes[n]
-            depth[n] = 0 if kind in ("input", "bias") else 1 + max((visit(s) for s in incoming[n]), default=0)
-        return depth[n]
-
-    for n in genome.nodes:
-        visit(n)
+        targets[c.src].append(c.dst)
+        waiting[c.dst] += 1
+    depth = {n: 0 if kind in ("input", "bias") else 1 for n, kind in genome.nodes.items()}
+    ready = [n for n, k in waiting.items() if k == 0]
+    while ready:                                                    # Kahn's topological order
+        n = ready.pop()
+        for m in targets[n]:
+            depth[m] = max(depth[m], depth[n] + 1)
+            waiting[m] -= 1
+            if waiting[m] == 0:
+                ready.append(m)
     return depth
 
 
@@ -131,28 +138,29 @@ class NEATModule(nn.Module):
     def __init__(self, net: FeedForwardNetwork, dtype: torch.dtype = torch.float32):
         super().__init__()
         self.net = net
+        layers = net.layers()
+        self.layers = [(start, end, runs) for start, end, runs, _, _ in layers]
         self.weights = nn.ParameterList()
-        for i, (start, end, groups, w, mask) in enumerate(net.layers):
+        for i, (start, end, runs, w, mask) in enumerate(layers):
             self.weights.append(nn.Parameter(torch.tensor(w, dtype=dtype)))
             self.register_buffer(f"mask{i}", torch.tensor(mask, dtype=dtype))
         self.register_buffer("output_columns", torch.tensor(net.outputs, dtype=torch.long))
 
     def forward(self, x):                                           # x (batch, num_inputs)
         cols = [x, torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)]
-        for i, (start, end, groups, _, _) in enumerate(self.net.layers):
+        for i, (start, end, runs) in enumerate(self.layers):
             values = torch.cat(cols, dim=1)                         # (batch, start)
             z = values @ (self.weights[i] * getattr(self, f"mask{i}"))   # (batch, layer width)
-            cols.append(torch.cat([self.net.activate(z[:, a:b], name, torch) for name, a, b in groups], dim=1))
+            cols.append(torch.cat([self.net.activate(z[:, a:b], name, torch) for name, a, b in runs], dim=1))
         return torch.cat(cols, dim=1)[:, self.output_columns]     # (batch, num_outputs)
 
     def to_genome(self, genome: Genome) -> Genome:
         """A copy of ``genome`` carrying this module's (fine-tuned) weights."""
         child = genome.copy()
-        by_innovation = {c.innovation: c for c in child.connections.values()}
-        for (src, dst), inn in self.net.connections.items():
-            for i, (start, end, *_) in enumerate(self.net.layers):
+        for src, dst, _, innovation in self.net.links:
+            for i, (start, end, _) in enumerate(self.layers):
                 if start <= dst < end:
-                    by_innovation[inn].weight = float(self.weights[i][src, dst - start].detach())
+                    child.connections[innovation].weight = float(self.weights[i][src, dst - start].detach())
         return child
 
 
