@@ -11,8 +11,8 @@ What it writes (small files, atomically, through labkit.cache; a rerun skips wha
   - ``single_teacher``       the middle student distilled from one ensemble member only.
 
 Tuning uses the validation split only; the test split is never touched here.
-Run: ``nice -n 5 .venv/bin/python scripts/precompute_distill.py`` (about 30-40 minutes on a busy
-2-core machine, one torch thread).
+Run: ``nice -n 5 .venv/bin/python scripts/precompute_distill.py`` (one torch thread; about 5 minutes
+of CPU time, which took about an hour of wall time on a 2-core machine shared by a dozen jobs).
 """
 from __future__ import annotations
 
