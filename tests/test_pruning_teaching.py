@@ -57,7 +57,7 @@ def test_checks_fail_wrong_answers_with_a_hint():
         checks.check_taylor_saliency(lambda w, g: w * g)
     with pytest.raises(ExerciseFailure, match="share of the weights still there"):
         checks.check_select_min_k(lambda s, m, a: good_select(s, torch.ones_like(m), a) & m.bool())
-    with pytest.raises(ExerciseFailure, match="not written yet"):
+    with pytest.raises(NotImplementedError, match="not written yet"):
         checks.check_algorithm1(lambda *a: (_ for _ in ()).throw(NotImplementedError()))
 
     def forgetful(model, rounds, fraction, fine_tune):   # never re-applies its masks
