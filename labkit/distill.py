@@ -237,6 +237,10 @@ def distill(student: nn.Module, teacher: Teacher | nn.Module | TransferSet, labe
         if unlabelled is not None:
             raise fail("unlabelled", "distill", "None when the teacher is a TransferSet (it holds its inputs)", "a tensor")
         table = teacher
+        check_type(labelled, Split, "labelled", "distill", "a labkit.data.Split")
+        if len(labelled) > len(table) or not torch.equal(table.X[:len(labelled)], labelled.X):
+            raise fail("labelled", "distill", "the split the TransferSet was labelled from (its first rows)",
+                       f"a split of {len(labelled)} other samples")
     else:
         table = label_transfer_set(teacher, labelled, unlabelled)  # 1: labels from the teacher
     with torch.no_grad():

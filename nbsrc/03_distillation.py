@@ -65,7 +65,8 @@ viz.temperature_widget(val_logits, ds.val.y[:50])
 
 # %%
 temps = [0.5, 1, 2, 4, 8, 16, 32, 64]
-entropies = [distill.entropy(teacher.soft_targets(ds.val.X, T)).mean().item() for T in temps]
+member_logits = teacher.member_logits(ds.val.X)  # (members, n, classes), computed once
+entropies = [distill.entropy(distill.ensemble_soft_targets(member_logits, T)).mean().item() for T in temps]
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot(temps, entropies, "o-")
 ax.axhline(torch.log(torch.tensor(10.0)).item(), color="k", ls=":", label="uniform (ln 10)")

@@ -236,3 +236,10 @@ def test_teacher_transfer_inputs_and_table_are_checked():
     ts = distill.label_transfer_set(nn.Linear(8, 3), tr)
     with pytest.raises(ParameterError, match="The 'unlabelled' parameter of distill must be None when the teacher is a TransferSet"):
         distill.distill(nn.Linear(8, 3), ts, tr, va, unlabelled=torch.zeros(2, 8), epochs=1, progress=False)
+
+
+def test_a_transfer_set_must_come_from_the_labelled_split():
+    tr, va = _tiny_task()
+    ts = distill.label_transfer_set(nn.Linear(8, 3), tr)
+    with pytest.raises(ParameterError, match="The 'labelled' parameter of distill must be the split the TransferSet"):
+        distill.distill(nn.Linear(8, 3), ts, va, va, epochs=1, progress=False)
