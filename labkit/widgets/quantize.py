@@ -115,7 +115,7 @@ def plot_sweep(rows: list[dict], x: str, group: str, ax=None, title: str = "", b
                     marker="o", capsize=3, label=str(name))
     if baseline is not None:
         ax.axhline(baseline, color="k", ls="--", lw=1, label="fp32")
-    ax.set(xlabel=x.replace("_", " ") + (" (bits per weight)" if x == "bits" else ""),
+    ax.set(xlabel="weight bit width (bits)" if x == "bits" else x.replace("_", " "),
            ylabel="validation accuracy (fraction)", title=title)
     ax.legend()
     return ax
