@@ -45,7 +45,8 @@ _LISTEN = f"""() => {{
 # Cells whose outputs hold an error, by index (after Run All stopped).
 _ERROR_CELLS = """() => window.jupyterapp.shell.currentWidget.content.widgets.map((c, i) => [i, c]).filter(
   ([i, c]) => c.model.type === 'code' && c.model.outputs.toJSON().some(o => o.output_type === 'error')).map(
-  ([i, c]) => ({index: i, source: c.model.sharedModel.getSource()}))"""
+  ([i, c]) => ({index: i, source: c.model.sharedModel.getSource(),
+               expected: (c.model.getMetadata('tags') || []).includes('raises-exception')}))"""
 
 # Tag each top-level widget view that has a slider, so Playwright can find it again; describe it.
 _FIND_WIDGETS = """() => {
@@ -145,8 +146,12 @@ def open_and_run(page, url: str, notebook: str) -> float:
     page.wait_for_function(_KERNEL_IDLE, timeout=60_000)
     run = page.evaluate("window.__labRunAll")
     errors = [e for e in page.evaluate("window.__labErrors") if e["cause"] != "comm_msg"]
-    if not run["ok"] or errors:
-        cells = page.evaluate(_ERROR_CELLS)
+    cells = page.evaluate(_ERROR_CELLS)
+    # A cell tagged "raises-exception" is meant to raise: Run All goes on past it (as nbval does) but
+    # still reports failure, so judge by the cells' errors.
+    expected = sum(c["expected"] for c in cells)
+    cells = [c for c in cells if not c["expected"]]
+    if cells or len(errors) > expected or (not run["ok"] and not expected):
         where = "; ".join(f"cell {c['index']} (`{_first_line(c['source'])}`)" for c in cells) or "a cell"
         detail = "\n    ".join(_describe(e) for e in errors) or run.get("error", "Run All reported failure")
         raise NotebookBroken(f"{notebook}: Run All failed in the browser at {where}:\n    {detail}")

@@ -77,3 +77,12 @@ def test_a_raising_cell_fails_naming_notebook_and_cell(page, lab_server, lab_roo
     _write(lab_root / "broken" / "broken_cell.ipynb", [SETUP, "x = 1 / 0", "print('never')"])
     with pytest.raises(NotebookBroken, match=r"(?s)broken_cell\.ipynb: Run All failed .* cell 1 \(`x = 1 / 0`\).*ZeroDivisionError"):
         exercise_notebook(page, lab_server.url("broken/broken_cell.ipynb"), "broken_cell.ipynb")
+
+
+def test_a_cell_tagged_raises_exception_may_raise(page, lab_server, lab_root):
+    path = lab_root / "broken" / "expected_raise.ipynb"
+    _write(path, [SETUP, "raise ValueError('shown to students on purpose')", "print('after')"])
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].metadata["tags"] = ["raises-exception"]
+    nbformat.write(nb, path)
+    assert exercise_notebook(page, lab_server.url("broken/expected_raise.ipynb"), "expected_raise.ipynb") == []
