@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cache
-from ..errors import check_choice, check_int, fail
+from ..errors import check_choice, check_int
 from ..nas import estimators as E
 from ..nas.strategies import STRATEGIES, race
 from ..nas.tabular import load_table, pareto_front
@@ -217,12 +217,12 @@ def plot_live(result, ax=None):
     return ax
 
 
-def dashboard(table=None, **kwargs):
-    """One widget for NAS: the race, the Pareto explorer, the estimators, a live search."""
+def dashboard(table=None, seeds: int = 30, **live):
+    """One widget for NAS: the race (over ``seeds`` seeds), the Pareto explorer, the estimators, a live
+    search (``live`` goes to :func:`labkit.nas.estimators.live_search`)."""
     import ipywidgets as w
 
-    if kwargs:
-        raise fail("kwargs", "nas.dashboard", "no extra arguments", sorted(kwargs))
+    check_int(seeds, "seeds", "nas.dashboard", low=1)
     table = table or load_table()
     est = w.Output()
     with est:
@@ -231,8 +231,8 @@ def dashboard(table=None, **kwargs):
             _plt().show()
         except FileNotFoundError as err:
             print(err)
-    tabs = [("race", race_explorer(table)), ("accuracy vs cost", pareto_explorer(table)),
-            ("estimators", est), ("live search", live_search_button())]
+    tabs = [("race", race_explorer(table, seeds)), ("accuracy vs cost", pareto_explorer(table)),
+            ("estimators", est), ("live search", live_search_button(**live))]
     tab = w.Tab(children=[t for _, t in tabs])
     for i, (title, _) in enumerate(tabs):
         tab.set_title(i, title)
