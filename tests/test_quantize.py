@@ -159,3 +159,15 @@ def test_empty_calibration_set_is_refused():
         PercentileObserver(percentile=120)
     with pytest.raises(ParameterError, match="'calibration_X' parameter of quantize_model"):
         quantize_model(net, QuantConfig(8), 8, None)
+
+
+def test_activation_bits_and_sharing_bits_are_checked():
+    from labkit.quantize.kmeans import kmeans_1d, share_weights
+
+    net = nn.Sequential(nn.Linear(3, 2))
+    with pytest.raises(ParameterError, match="'bits' parameter of quantize_model must be an int in \\[1, 16\\]"):
+        quantize_model(net, QuantConfig(8), 0, torch.randn(4, 3))
+    with pytest.raises(ParameterError, match="'bits' parameter of share_weights must be an int in \\[1, 16\\]"):
+        share_weights(net, bits=20)
+    with pytest.raises(ParameterError, match="'init' parameter of kmeans_1d must be one of 'linear'"):
+        kmeans_1d(torch.randn(10), 2, init="kmeans++")

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import check_choice, check_int, check_range, fail
-from .affine import QuantConfig, compute_params, dequantize, quantize, validate_bits
+from .affine import compute_params, dequantize, quantize, validate_bits
 
 MAX_SAMPLES = 200_000   # values kept per observer: enough for a 99.99th percentile, bounded memory
 
@@ -151,7 +151,3 @@ def calibrate(model: nn.Module, X: torch.Tensor, method: str = "minmax", bits: i
         model.train(was_training)
     return {name: obs.range() for name, obs in observers.items()}
 
-
-def activation_config(bits: int = 8) -> QuantConfig:
-    """Activations: per tensor and asymmetric (a ReLU output lives in [0, hi], z = 0 uses all levels)."""
-    return QuantConfig(bits=bits, scheme="asymmetric", granularity="per_tensor")

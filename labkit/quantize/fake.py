@@ -28,8 +28,8 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..errors import check_choice, check_range, check_type, fail
-from .affine import QuantConfig, QuantParams, compute_params, observe_params, quantize
-from .calibrate import OBSERVERS, activation_config, calibrate, quantized_layers
+from .affine import QuantConfig, QuantParams, compute_params, observe_params, quantize, validate_bits
+from .calibrate import OBSERVERS, calibrate, quantized_layers
 
 
 class FakeQuantizeSTE(torch.autograd.Function):
@@ -147,7 +147,6 @@ def wrap_layers(model: nn.Module, weight_config: QuantConfig = QuantConfig(), ac
 
 def _check_act_bits(act_bits, owner):
     if act_bits is not None:
-        from .affine import validate_bits
         validate_bits(act_bits, "asymmetric", owner)
 
 
