@@ -26,7 +26,10 @@ from labkit.widgets import demo
 path, topics = sys.argv[1], sys.argv[2:] or None
 if topics is not None:  # check the names now, before Voila starts, for a clear message
     for topic in topics:
-        demo.check_choice(topic, demo.available_topics(), "topics", "demo.sh")
+        try:
+            demo.check_choice(topic, demo.available_topics(), "topics", "demo.sh")
+        except ValueError as error:
+            sys.exit(str(error))
 nb = nbformat.v4.new_notebook()
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 nb.cells = [nbformat.v4.new_code_cell("from labkit.widgets import demo\n"
