@@ -26,6 +26,7 @@ from labkit import cache, data  # noqa: E402
 from labkit.nas.darts import (DartsSearch, Genotype, NetworkConfig, SearchConfig, derive,  # noqa: E402
                               random_genotype)
 from labkit.nas.darts.diagnostics import collapse_epoch  # noqa: E402
+from labkit.nas.darts.genotype import PARAMETER_FREE  # noqa: E402
 from labkit.nas.darts.estimate import RetrainConfig, retrain, search_splits  # noqa: E402
 
 OUT = cache.DATA_DIR / "darts"
@@ -63,6 +64,9 @@ def search(name: str, cfg: SearchConfig, ds) -> dict:
 def retrain_all(ds, rcfg: RetrainConfig) -> dict:
     runs = {name: cache.load_json(OUT / f"{name}.json") for name in RUNS}
     cells = {f"derived ({name})": Genotype.from_list(runs[name]["genotype"]) for name in ("first", "second")}
+    first_alphas = np.log(np.asarray(runs["first"]["alpha_history"])[-1] + 1e-12)
+    cells["first + cap on skip & pool"] = derive(first_alphas, runs["first"]["primitives"], max_skips=MAX_SKIPS,
+                                                 capped=PARAMETER_FREE)
     long = runs["long"]
     cells["collapsed (long)"] = Genotype.from_list(long["genotype"])
     alphas = np.log(np.asarray(long["alpha_history"])[-1] + 1e-12)

@@ -13,6 +13,7 @@ from labkit.nas.darts import (OPS, PRIMITIVES, DartsSearch, DerivedNetwork, Geno
                               NetworkConfig, SearchConfig, SearchNetwork, derive, make_op, mixed_op,
                               num_edges, random_genotype, unrolled_alpha_grad)
 from labkit.nas.darts import diagnostics
+from labkit.nas.darts.genotype import PARAMETER_FREE
 
 torch.set_num_threads(1)
 
@@ -275,6 +276,12 @@ def test_cap_keeps_at_most_max_skips():
     assert derive(a).count("skip_connect") == 8
     capped = derive(a, max_skips=2)
     assert capped.count("skip_connect") == 2 and capped.count("sep_conv_5") == 6
+    a[:, PRIMITIVES.index("max_pool_3")] = 2.5  # pooling next best: a skip-only cap swaps skips for pools
+    assert derive(a, max_skips=2).count("max_pool_3") == 6
+    free = derive(a, max_skips=2, capped=PARAMETER_FREE)
+    assert sum(free.count(op) for op in PARAMETER_FREE) == 2 and free.count("sep_conv_5") == 6
+    with pytest.raises(ParameterError, match="'capped' parameter of derive"):
+        derive(a, max_skips=2, capped=["none"])
 
 
 def test_guard_keeps_the_cell_within_the_cap():

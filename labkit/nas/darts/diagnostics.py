@@ -17,7 +17,10 @@ Two guards, both cheap, both offered here:
     a cap at derivation (P-DARTS, Chen et al. 2019): keep at most ``max_skips`` skips, replacing the
         weakest by their edge's best other operation (``derive(alphas, max_skips=2)``).
 
-Both use the paper's own observation that good cells have about two skips. Used by notebook 07.
+Both use the paper's own observation that good cells have about two skips. In a small supernet trained
+briefly, the operations that take over are often max pooling rather than skips (they too need no
+training); ``derive(alphas, max_skips=2, capped=PARAMETER_FREE)`` caps skips and pooling together.
+Used by notebook 07.
 """
 from __future__ import annotations
 

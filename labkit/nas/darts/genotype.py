@@ -64,12 +64,17 @@ def _nodes_of(alphas, owner: str) -> int:
     return nodes
 
 
+PARAMETER_FREE = ("skip_connect", "max_pool_3", "avg_pool_3")
+"""Operations without weights: the ones a short or overfitted search favours."""
+
+
 def derive(alphas, primitives: Sequence[str] = PRIMITIVES, k: int = 2,
-           max_skips: int | None = None) -> Genotype:
+           max_skips: int | None = None, capped: Sequence[str] = ("skip_connect",)) -> Genotype:
     """The discrete cell of ``alphas`` (edges, ops): top-k edges per node, argmax op per edge.
 
     ``max_skips`` caps the ``skip_connect`` edges (the collapse guard of P-DARTS, Chen et al. 2019):
-    beyond the cap, the weakest skips are replaced by their edge's best other operation.
+    beyond the cap, the weakest are replaced by their edge's best operation outside ``capped``.
+    ``capped=PARAMETER_FREE`` applies the same cap to skips and pooling together.
 
     >>> a = np.zeros((5, 3)); a[0, 2] = a[1, 1] = a[3, 2] = a[4, 1] = 1.0  # ops: none, skip, conv
     >>> str(derive(a, ["none", "skip_connect", "sep_conv_3"]))
@@ -85,6 +90,8 @@ def derive(alphas, primitives: Sequence[str] = PRIMITIVES, k: int = 2,
     k = check_int(k, "k", "derive", low=1, high=2)
     if max_skips is not None:
         max_skips = check_int(max_skips, "max_skips", "derive", low=0)
+    if isinstance(capped, str) or any(op not in primitives or op == "none" for op in capped):
+        raise fail("capped", "derive", "a list of operation names from primitives, without 'none'", capped)
     weights = np.exp(alphas - alphas.max(axis=1, keepdims=True))
     weights /= weights.sum(axis=1, keepdims=True)  # softmax per edge
     usable = np.array([p != "none" for p in primitives])
@@ -96,20 +103,19 @@ def derive(alphas, primitives: Sequence[str] = PRIMITIVES, k: int = 2,
         for i in sorted(np.argsort(-strength, kind="stable")[:k]):  # 2: top-k edges
             chosen.append([strength[i], j, int(i), int(rows[i].argmax())])  # 3: argmax op
         offset += j + 2
-    if max_skips is not None and "skip_connect" in primitives:
-        _cap_skips(chosen, masked, primitives, max_skips)
+    if max_skips is not None:
+        _cap(chosen, masked, [primitives.index(op) for op in capped], max_skips)
     out = [tuple((primitives[op], i) for _, node, i, op in chosen if node == j) for j in range(nodes)]
     return Genotype(tuple(out))
 
 
-def _cap_skips(chosen, masked, primitives, max_skips):
-    """Replace the weakest skips beyond ``max_skips`` by the edge's best non-skip, non-none op."""
-    skip = primitives.index("skip_connect")
-    skips = sorted((c for c in chosen if c[3] == skip), key=lambda c: c[0])
-    for c in skips[:max(0, len(skips) - max_skips)]:
+def _cap(chosen, masked, capped, limit):
+    """Replace the weakest edges using a ``capped`` op beyond ``limit`` by the edge's best other op."""
+    hits = sorted((c for c in chosen if c[3] in capped), key=lambda c: c[0])
+    for c in hits[:max(0, len(hits) - limit)]:
         edge = sum(n + 2 for n in range(c[1])) + c[2]
         row = masked[edge].copy()
-        row[skip] = -np.inf
+        row[capped] = -np.inf
         if np.isfinite(row).any():
             c[3] = int(row.argmax())
 
