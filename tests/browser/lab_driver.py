@@ -1,9 +1,10 @@
-"""Drive one notebook in JupyterLab as a student would: open it, run all cells, move every widget's slider.
+"""Drive one notebook in JupyterLab as a student would: open it, run all cells, move every widget's control.
 
 :func:`exercise_notebook` is the whole check. It fails with :class:`NotebookBroken` when a cell raises
-during "Run All", and with :class:`WidgetBroken` when moving a widget's main slider makes its callback
-raise or leaves the widget's figure/table/text unchanged; both messages name the notebook and the
-cell, and ``WidgetBroken`` names each widget by its slider's label. Errors are seen the way the kernel
+during "Run All", and with :class:`WidgetBroken` when moving a widget's main control (its first
+slider, else its first dropdown) makes its callback raise or leaves the widget's figure/table/text
+unchanged; both messages name the notebook and the cell, and ``WidgetBroken`` names each widget by
+its control's label. Errors are seen the way the kernel
 reports them to the page: every ``error`` message on the kernel's IOPub channel, whether the
 traceback lands in a widget's Output area or (for callbacks outside ``with out:``) only in the log
 console, where a student would never see it.
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RUN_ALL_TIMEOUT_S = float(os.environ.get("LAB_RUN_ALL_TIMEOUT", 600))   # the whole notebook, "Run All"
-WIDGET_TIMEOUT_S = float(os.environ.get("LAB_WIDGET_TIMEOUT", 120))     # one slider move -> new output
+WIDGET_TIMEOUT_S = float(os.environ.get("LAB_WIDGET_TIMEOUT", 120))     # one control moved -> new output
 
 _KERNEL = "window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
 
@@ -48,7 +49,7 @@ _ERROR_CELLS = """() => window.jupyterapp.shell.currentWidget.content.widgets.ma
   ([i, c]) => ({index: i, source: c.model.sharedModel.getSource(),
                expected: (c.model.getMetadata('tags') || []).includes('raises-exception')}))"""
 
-# Tag each top-level widget view that has a slider, so Playwright can find it again; describe it.
+# Tag each top-level widget view that has a slider or dropdown, so Playwright can find it again; describe it.
 _FIND_WIDGETS = """() => {
   const found = [];
   window.jupyterapp.shell.currentWidget.content.widgets.forEach((cell, i) => {
@@ -56,16 +57,18 @@ _FIND_WIDGETS = """() => {
     const area = cell.node.querySelector('.jp-Cell-outputArea');
     if (!area) return;
     area.querySelectorAll(':scope > .jp-OutputArea-child > .jp-OutputArea-output').forEach((out, j) => {
-      // The main slider: the first one on screen (a slider in a closed tab or accordion can't be moved).
-      const slider = Array.from(out.querySelectorAll('.jupyter-widgets .widget-slider'))
-                          .find(s => s.getClientRects().length > 0);
-      if (!slider) return;
+      // The main control: the first slider on screen (one in a closed tab or accordion can't be moved),
+      // else the first dropdown on screen.
+      const onScreen = sel => Array.from(out.querySelectorAll(sel)).find(e => e.getClientRects().length > 0);
+      let control = onScreen('.jupyter-widgets .widget-slider'), kind = 'slider';
+      if (!control) { control = onScreen('.jupyter-widgets.widget-dropdown'); kind = 'dropdown'; }
+      if (!control) return;
       const id = `cell${i}-output${j}`;
       out.setAttribute('data-lab-test', id);
-      slider.setAttribute('data-lab-test-slider', id);
-      const label = slider.querySelector('.widget-label');
-      found.push({id, cell: i, source: cell.model.sharedModel.getSource(),
-                  slider: (label && label.textContent.trim()) || '(unlabelled slider)'});
+      control.setAttribute('data-lab-test-control', id);
+      const label = control.querySelector('.widget-label');
+      found.push({id, cell: i, source: cell.model.sharedModel.getSource(), kind,
+                  label: (label && label.textContent.trim()) || `(unlabelled ${kind})`});
     });
   });
   return found;
@@ -106,14 +109,15 @@ class NotebookBroken(AssertionError):
 
 
 class WidgetBroken(AssertionError):
-    """A widget's callback raised, or its output did not change when its slider moved."""
+    """A widget's callback raised, or its output did not change when its control moved."""
 
 
 @dataclass
 class WidgetResult:
     notebook: str
     cell: int
-    slider: str
+    kind: str      # the control moved: "slider" or "dropdown"
+    label: str     # its description, as the student reads it
     changed: list[str] = field(default_factory=list)   # "figure", "table", "text"
     error: str = ""
     seconds: float = 0.0
@@ -158,6 +162,17 @@ def open_and_run(page, url: str, notebook: str) -> float:
     return time.monotonic() - t0
 
 
+def _pick_next_option(dropdown) -> str:
+    """Choose the dropdown's next option (the first after the last); return "" or why it could not."""
+    select = dropdown.locator("select").first
+    index, count = select.evaluate("e => [e.selectedIndex, e.options.length]")
+    if count < 2:
+        return "its dropdown has a single option"
+    select.scroll_into_view_if_needed()
+    select.select_option(index=(index + 1) % count)
+    return ""
+
+
 def _move_slider(slider) -> str:
     """Move a slider one step right (left if it is at its maximum); return "" or why it did not move."""
     handle, readout = slider.locator(".noUi-handle").first, slider.locator(".widget-readout").first
@@ -173,7 +188,11 @@ def _move_slider(slider) -> str:
 
 
 def exercise_widgets(page, notebook: str, screenshot_dir: Path | None = None) -> list[WidgetResult]:
-    """Move the main slider of every widget in the open notebook; raise :class:`WidgetBroken` on failures."""
+    """Move the main control of every widget in the open notebook; raise :class:`WidgetBroken` on failures.
+
+    The main control is a widget's first visible slider (arrow keys on its handle), or, for a widget
+    without one, its first visible dropdown (the next option).
+    """
     deadline = time.monotonic() + 60
     while (unrendered := page.evaluate(_UNRENDERED)) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -184,14 +203,15 @@ def exercise_widgets(page, notebook: str, screenshot_dir: Path | None = None) ->
     results = []
     for w in widgets:
         root = page.locator(f'[data-lab-test="{w["id"]}"]')
-        result = WidgetResult(notebook, w["cell"], w["slider"])
+        result = WidgetResult(notebook, w["cell"], w["kind"], w["label"])
         stem = f"{Path(notebook).stem}-cell{w['cell']:02d}"
         if screenshot_dir is not None:
             root.screenshot(path=str(screenshot_dir / f"{stem}-before.png"))
         n_errors = len(page.evaluate("window.__labErrors"))
         before = root.evaluate(_SIGNATURE)
         t0 = time.monotonic()
-        result.error = _move_slider(page.locator(f'[data-lab-test-slider="{w["id"]}"]'))
+        control = page.locator(f'[data-lab-test-control="{w["id"]}"]')
+        result.error = _move_slider(control) if w["kind"] == "slider" else _pick_next_option(control)
         deadline = t0 + WIDGET_TIMEOUT_S
         while not result.error:
             errors = page.evaluate("window.__labErrors")[n_errors:]
@@ -209,7 +229,7 @@ def exercise_widgets(page, notebook: str, screenshot_dir: Path | None = None) ->
                 break
             if time.monotonic() > deadline:
                 result.error = (f"its figure, table and text did not change within {WIDGET_TIMEOUT_S:.0f} s "
-                                f"of moving the slider (figures {len(after['figure'])}, tables {len(after['table'])})")
+                                f"of moving the control (figures {len(after['figure'])}, tables {len(after['table'])})")
                 break
             time.sleep(0.25)
         result.seconds = time.monotonic() - t0
@@ -220,13 +240,13 @@ def exercise_widgets(page, notebook: str, screenshot_dir: Path | None = None) ->
     if failures:
         lines = [f"{notebook}: {len(failures)} of {len(results)} widgets broken in the browser:"]
         for w, r in failures:
-            lines.append(f"  widget with slider '{r.slider}' in cell {r.cell} (`{_first_line(w['source'])}`): {r.error}")
+            lines.append(f"  widget with {r.kind} '{r.label}' in cell {r.cell} (`{_first_line(w['source'])}`): {r.error}")
         raise WidgetBroken("\n".join(lines))
     return [r for _, r in results]
 
 
 def exercise_notebook(page, url: str, notebook: str, screenshot_dir: Path | None = None) -> list[WidgetResult]:
-    """Open, Run All, and move every widget's slider; a screenshot of the page ends up in ``screenshot_dir``."""
+    """Open, Run All, and move every widget's control; a screenshot of the page ends up in ``screenshot_dir``."""
     page.set_default_timeout(60_000)
     open_and_run(page, url, notebook)
     try:

@@ -2,7 +2,8 @@
 
 Temporary notebooks in the server's folder (never in the repository): one with a healthy widget and
 three broken ones (one raising outside its Output area, where the traceback reaches only the log
-console, one raising inside it, one whose output never changes), and one whose second cell raises.
+console, one raising inside it, one whose output never changes) and a healthy dropdown, and one whose
+second cell raises.
 """
 from __future__ import annotations
 
@@ -55,22 +56,34 @@ with frozen_out:
     print("drawn once, never again")
 W.VBox([frozen, frozen_out])"""
 
+DROPDOWN = """choice = W.Dropdown(options=["a", "b", "c"], description="healthy choice")
+choice_out = W.Output()
+
+def choice_redraw(change=None):
+    with choice_out:
+        choice_out.clear_output(wait=True)
+        print("chosen:", choice.value)
+
+choice.observe(choice_redraw, names="value")
+choice_redraw()
+W.VBox([choice, choice_out])"""
+
 
 def test_a_raising_widget_callback_fails_naming_notebook_and_widget(page, lab_server, lab_root, artifacts,
                                                                      monkeypatch):
     monkeypatch.setattr(lab_driver, "WIDGET_TIMEOUT_S", 15)  # the frozen widget waits this long
     _write(lab_root / "broken" / "broken_widget.ipynb",
            [SETUP, _widget("healthy", "healthy knob"), _widget("outer", "raises outside", "outside"),
-            _widget("inner", "raises inside", "inside"), FROZEN])
+            _widget("inner", "raises inside", "inside"), FROZEN, DROPDOWN])
     with pytest.raises(WidgetBroken) as info:
         exercise_notebook(page, lab_server.url("broken/broken_widget.ipynb"), "broken_widget.ipynb", artifacts)
     message = str(info.value)
     print(message)
-    assert message.startswith("broken_widget.ipynb: 3 of 4 widgets broken")
+    assert message.startswith("broken_widget.ipynb: 3 of 5 widgets broken")
     assert "slider 'raises outside' in cell 2" in message and "raises outside breaks on purpose" in message
     assert "slider 'raises inside' in cell 3" in message and "raises inside breaks on purpose" in message
     assert "slider 'frozen knob' in cell 4" in message and "did not change within 15 s" in message
-    assert "healthy knob" not in message
+    assert "healthy knob" not in message and "healthy choice" not in message
 
 
 def test_a_raising_cell_fails_naming_notebook_and_cell(page, lab_server, lab_root):
