@@ -136,13 +136,17 @@ def plot_waterfall(summary: list[dict], ax=None):
 
 
 def plot_latency(latency: dict[str, dict], ax=None, title: str = ""):
-    """Median latency with quartiles, one bar per model."""
+    """Per model: median wall-clock time (with quartiles) and median CPU time of the calling thread."""
     ax = ax or plt.subplots(figsize=(6, 3))[1]
     names = list(latency)
-    med = np.array([latency[n]["median_ms"] for n in names])
-    err = np.array([[med[i] - latency[n]["q1_ms"], latency[n]["q3_ms"] - med[i]] for i, n in enumerate(names)]).T
-    ax.barh(names, med, xerr=err, color="tab:blue", capsize=3)
-    ax.set(xlabel="latency per batch (ms, one thread, median and quartiles)", title=title)
+    y = np.arange(len(names))
+    wall = np.array([latency[n]["median_ms"] for n in names])
+    err = np.array([[wall[i] - latency[n]["q1_ms"], latency[n]["q3_ms"] - wall[i]] for i, n in enumerate(names)]).T
+    ax.barh(y + 0.2, wall, height=0.4, xerr=err, color="tab:blue", capsize=3, label="wall clock (median, quartiles)")
+    ax.barh(y - 0.2, [latency[n]["cpu_ms"] for n in names], height=0.4, color="tab:orange", label="thread CPU time (median)")
+    ax.set_yticks(y, names)
+    ax.set(xlabel="time per batch (ms, one thread)", title=title)
+    ax.legend(fontsize=8)
     return ax
 
 
