@@ -7,7 +7,8 @@ What it writes (small files, atomically, through labkit.cache; a rerun skips wha
   - ``grid/T=<T>/l2=<l2>``   the T x l2 sweep for the middle student, with the transfer set;
   - ``size/<spec>/<setting>`` accuracy against student size: alone, naive (the 3,200 labelled training samples
     only, the issue's T = 4, l2 = 0.9), transfer (teacher-labelled extra inputs, tuned T and l2);
-  - ``transfer_n/<n>``       the middle student against the number of extra inputs;
+  - ``transfer_n/<n>``       the middle student against the number of extra inputs (epochs scaled so
+    that every run gets as many optimizer steps as the full transfer set, early stopping as usual);
   - ``single_teacher``       the middle student distilled from one ensemble member only.
 
 Tuning uses the validation split only; the test split is never touched here.
@@ -122,7 +123,8 @@ def main() -> None:
     for n in SETUP["transfer_sizes"]:
         part = distill.TransferSet(full.X[:len(ds.train) + n], full.labels[:len(ds.train) + n],
                                    full.teacher_logits[:, :len(ds.train) + n])
-        record(results, f"transfer_n/{n}", lambda: run_pair(spec, ds, part, tuned, with_alone=False))
+        steps = dict(SETUP["distilled"], epochs=round(SETUP["distilled"]["epochs"] * len(full) / len(part)))
+        record(results, f"transfer_n/{n}", lambda: run_pair(spec, ds, part, tuned, with_alone=False, kd=steps))
     single = distill.TransferSet(full.X, full.labels, full.teacher_logits[:1])
     record(results, "single_teacher", lambda: run_pair(spec, ds, single, tuned, with_alone=False))
     cache.save_json(RESULTS, results)
