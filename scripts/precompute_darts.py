@@ -37,8 +37,12 @@ RUNS = {
     # the collapse: no warm-up (the paper's schedule), many epochs on little data (600 samples), where
     # the supernet's weights fit the training half quickly and parameter-free operations take over
     "long": SearchConfig(order="first", epochs=40, warmup_epochs=0),
+    # the same on a deeper, narrower supernet (5 cells of 4 channels), where a skip is also a residual
+    # path that eases optimisation: the setting of the paper's 8-cell supernet, in miniature
+    "deep": SearchConfig(order="first", epochs=30, warmup_epochs=0),
 }
-SEARCH_SAMPLES = {"long": 600}  # training samples the search sees (default: the whole training split)
+SEARCH_SAMPLES = {"long": 600, "deep": 600}
+NETWORKS = {"deep": NetworkConfig(channels=4, cells=5, nodes=3)}  # training samples the search sees (default: the whole training split)
 MAX_SKIPS = 2
 RANDOM_CELLS, RETRAIN_SEEDS = 6, (0,)
 
@@ -47,12 +51,13 @@ def search(name: str, cfg: SearchConfig, ds) -> dict:
     n = SEARCH_SAMPLES.get(name)
     w_split, a_split = search_splits(ds.train.subset(n, seed=0) if n else ds.train, seed=0)
     start, cpu = time.perf_counter(), time.process_time()
-    s = DartsSearch(NETWORK, cfg).fit(
+    network = NETWORKS.get(name, NETWORK)
+    s = DartsSearch(network, cfg).fit(
         w_split, a_split, num_classes=ds.num_classes,
         progress=lambda e, h: print(f"  {name} epoch {e}: val_acc {h['val_acc'][-1]:.3f} "
                                     f"skips {h['skips'][-1]}", flush=True))
-    run = {"config": vars(cfg) | {"search_samples": len(w_split) + len(a_split), "network": {"channels": NETWORK.channels, "cells": NETWORK.cells,
-                                                "nodes": NETWORK.nodes}},
+    run = {"config": vars(cfg) | {"search_samples": len(w_split) + len(a_split), "network": {"channels": network.channels, "cells": network.cells,
+                                                "nodes": network.nodes}},
            "primitives": list(s.net_.primitives),
            "alpha_history": np.round(s.alpha_history_, 5).tolist(),
            "history": s.history_, "genotype": s.genotype_.to_list(),
@@ -62,7 +67,7 @@ def search(name: str, cfg: SearchConfig, ds) -> dict:
 
 
 def retrain_all(ds, rcfg: RetrainConfig) -> dict:
-    runs = {name: cache.load_json(OUT / f"{name}.json") for name in RUNS}
+    runs = {name: cache.load_json(OUT / f"{name}.json") for name in RUNS if (OUT / f"{name}.json").exists()}
     cells = {f"derived ({name})": Genotype.from_list(runs[name]["genotype"]) for name in ("first", "second")}
     first_alphas = np.log(np.asarray(runs["first"]["alpha_history"])[-1] + 1e-12)
     cells["first + cap on skip & pool"] = derive(first_alphas, runs["first"]["primitives"], max_skips=MAX_SKIPS,
