@@ -12,7 +12,8 @@
 #
 # The model is an MLP on scikit-learn's **digits** (8x8 images, 1,797 of them), small enough that
 # everything below trains in seconds on a CPU. Heavy sweeps (5 criteria x 2 granularities x 3 schedules
-# x 8 sparsities x 3 seeds) were run by `scripts/precompute_pruning.py`; the widgets read them.
+# x 8 sparsities x 3 seeds, where the combination exists) were run by `scripts/precompute_pruning.py`;
+# the widgets read them.
 
 # %%
 import copy
@@ -258,7 +259,7 @@ table
 # Only the removed channels cut bytes, MACs and time. The masked models still run every MAC; "MACs on
 # non-zeros" is what a sparse kernel *could* skip, and CSR storage pays a 4-byte index per non-zero.
 #
-# **Latency is not MACs.** Halving every channel cuts MACs ~3.5-3.9x, but the measured speedup is lower,
+# **Latency is not MACs.** Halving every channel cuts MACs 3-4x, but the measured speedup is lower,
 # and it depends on the width and the batch (cached, CNN family `cnn2d` on 3x32x32 inputs, one thread):
 # * a convolution's MACs fall as (channels in) x (channels out), ~4x; BatchNorm, ReLU and pooling pass over
 #   the activations once, so their time falls only ~2x; they are a bigger share of the pruned model's time
