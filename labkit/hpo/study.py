@@ -84,7 +84,7 @@ class Searcher:
         return 1, "one trial"
 
     def _validate(self):
-        """Check the strategy's own arguments (called once, before the first suggestion)."""
+        """Check the strategy's own arguments and set up its state (once, before the first suggestion)."""
 
     # --- ask / tell ----------------------------------------------------------------------------
     def ask(self) -> Trial | None:
