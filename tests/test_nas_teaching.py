@@ -71,7 +71,7 @@ def test_dashboard_race_slider_and_live_button():
     board = viz.dashboard(seeds=2, **tiny)
     assert isinstance(board, w.Tab)
     explorer = board.children[0]
-    explorer.children[0].value = 20          # the budget slider reruns the race
+    explorer.children[0].children[0].value = 20          # the budget slider reruns the race
     assert explorer.update.result.curves["random"].shape == (2, 20)
     pareto = board.children[1]
     pareto.children[0].children[0].value = "latency_ms"

@@ -264,8 +264,11 @@ class CellSpace:
         >>> space.count_params(arch) == sum(p.numel() for p in space.build(arch).parameters())
         True
         """
-        c = self.channels
-        per_cell = sum(c * c * int(op[4:]) + 2 * c for op in self.validate(arch) if op.startswith("conv"))
+        arch, c = self.validate(arch), self.channels
+        if any(op not in ("none", "skip", "avgpool3") and not (op.startswith("conv") and op[4:].isdigit())
+               for op in arch):  # an operation registered by the user: count on the built model
+            return sum(p.numel() for p in self.build(arch).parameters())
+        per_cell = sum(c * c * int(op[4:]) + 2 * c for op in arch if op.startswith("conv"))  # conv + BN
         length = (self.input_length + self.stem_stride - 1) // self.stem_stride // 2 ** self.stages
         return 3 * c + 2 * c + self.stages * per_cell + c * length * self.num_classes + self.num_classes
 

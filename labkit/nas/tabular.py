@@ -151,9 +151,10 @@ class NASTable:
         self._index = {arch: k for k, arch in enumerate(self.space.all())}
         rows = self.unique_of
         self._val_final = arrays["val_acc"][rows, :, -1]                # (cells, seeds)
-        self._test_final = arrays["test_acc"][rows, :, -1].mean(1)      # (cells,)
+        self._mean_final = {"val": self._val_final.mean(1),                    # (cells,), mean of seeds
+                            "test": arrays["test_acc"][rows, :, -1].mean(1)}
         self._seconds = np.nanmean(arrays["train_seconds"], axis=1)[rows]
-        self._oracle = float(np.nanmax(self._test_final))
+        self._oracle = {split: float(np.nanmax(acc)) for split, acc in self._mean_final.items()}
 
     def __len__(self) -> int:
         return self.space.size
@@ -242,13 +243,20 @@ class NASTable:
         k = self._cell(arch)
         return float(self._val_final[k, rng.integers(self._val_final.shape[1])]), float(self._seconds[k])
 
-    def regret(self, arch) -> float:
-        """Test-accuracy regret: the best cell's mean test accuracy minus this cell's."""
-        return self._oracle - float(self._test_final[self._cell(arch)])
+    def regret(self, arch, split: str = "val") -> float:
+        """Simple regret: the best cell's accuracy minus this cell's (final epoch, mean of the seeds).
+
+        ``split="val"`` measures the quantity the search optimizes, free of training noise;
+        ``split="test"`` adds the gap between validation and test (the winner by validation is
+        rarely the winner on test), which is what a paper finally reports.
+        """
+        if split not in self._oracle:
+            check_choice(split, ("val", "test"), "split", "NASTable.regret")
+        return self._oracle[split] - float(self._mean_final[split][self._cell(arch)])
 
     def oracle_test_acc(self) -> float:
-        """Highest mean final test accuracy in the table (regret is measured from it)."""
-        return self._oracle
+        """Highest mean final test accuracy in the table."""
+        return self._oracle["test"]
 
 
 def pareto_front(cost, value) -> np.ndarray:

@@ -29,15 +29,17 @@ def _plt():
 
 # --- the race on the table ---------------------------------------------------------------------------
 
-def table_race(table=None, budget: int = 100, seeds: int = 20, strategies=tuple(STRATEGIES)):
+def table_race(table=None, budget: int = 100, seeds: int = 20, strategies=tuple(STRATEGIES), split: str = "val"):
     """Race the strategies on the table: regret of the incumbent after every evaluation (plain function)."""
     table = table or load_table()
     check_int(budget, "budget", "table_race", low=1)
     check_int(seeds, "seeds", "table_race", low=1)
-    return race(table.objective, table.space, strategies, budget=budget, seeds=range(seeds), score=table.regret)
+    check_choice(split, ("val", "test"), "split", "table_race")
+    return race(table.objective, table.space, strategies, budget=budget, seeds=range(seeds),
+                score=lambda a: table.regret(a, split))
 
 
-def plot_regret(result, ax=None, unit: str = "evaluations"):
+def plot_regret(result, ax=None, split: str = "val"):
     """Median regret (band: 25-75 % over seeds) against the number of evaluations."""
     plt = _plt()
     ax = ax or plt.subplots(figsize=(6.5, 3.6))[1]
@@ -46,8 +48,8 @@ def plot_regret(result, ax=None, unit: str = "evaluations"):
         q1, med, q3 = np.percentile(100 * curves, [25, 50, 75], axis=0)
         ax.plot(x, med, color=COLORS.get(name), label=f"{LABELS.get(name, name)} ({result.seconds[name]:.1f} s)")
         ax.fill_between(x, q1, q3, color=COLORS.get(name), alpha=0.15)
-    ax.set_xlabel(f"architectures evaluated ({unit})")
-    ax.set_ylabel("test-accuracy regret (percentage points)")
+    ax.set_xlabel("architectures evaluated (table lookups)")
+    ax.set_ylabel(f"{'validation' if split == 'val' else 'test'} regret (accuracy points, %)")
     ax.set_yscale("symlog", linthresh=0.5)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
@@ -55,24 +57,26 @@ def plot_regret(result, ax=None, unit: str = "evaluations"):
 
 
 def race_explorer(table=None, seeds: int = 30):
-    """A budget slider over the race; each change reruns the race on the table (a second or two)."""
+    """Budget slider and regret split over the race; each change reruns it on the table (seconds)."""
     import ipywidgets as w
 
     table = table or load_table()
     budget = w.IntSlider(value=100, min=10, max=300, step=10, description="budget", continuous_update=False)
+    split = w.ToggleButtons(options=[("validation regret", "val"), ("test regret", "test")], value="val")
     out = w.Output()
 
     def update(_=None):
-        result = table_race(table, budget.value, seeds)
+        result = table_race(table, budget.value, seeds, split=split.value)
         update.result = result
         with out:
             out.clear_output(wait=True)
-            plot_regret(result)
+            plot_regret(result, split=split.value)
             _plt().show()
 
     budget.observe(update, "value")
+    split.observe(update, "value")
     update()
-    box = w.VBox([budget, out])
+    box = w.VBox([w.HBox([budget, split]), out])
     box.update = update
     return box
 
