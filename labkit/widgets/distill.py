@@ -129,7 +129,8 @@ def plot_grid(Ts, l2s, acc, ax=None, title="T x l2, validation accuracy"):
     for i in range(len(Ts)):
         for j in range(len(l2s)):
             if np.isfinite(acc[i, j]):
-                ax.text(j, i, f"{acc[i, j]:.3f}", ha="center", va="center", color="w" if acc[i, j] < np.nanmax(acc) else "k")
+                bright = acc[i, j] > (np.nanmin(acc) + np.nanmax(acc)) / 2
+                ax.text(j, i, f"{acc[i, j]:.3f}", ha="center", va="center", color="k" if bright else "w")
     ax.set_title(title)
     plt.colorbar(im, ax=ax, label="validation accuracy (fraction)")
     return ax
@@ -172,9 +173,8 @@ def plot_transfer(results: dict, ax=None):
     if full_key in results:
         ns, accs = ns + [results["setup"]["transfer_n"]], accs + [results[full_key]["distilled"]]
         ax.axhline(results[full_key]["alone"], color="tab:gray", ls="--", label="student alone")
-    ax.plot(ns, accs, "o-", label=f"distilled {results['setup']['grid_student']}")
-    ax.set_xscale("symlog", linthresh=1000)
-    ax.set_xlabel("extra inputs labelled by the teacher (count)")
+    ax.plot([n / 1000 for n in ns], accs, "o-", label=f"distilled {results['setup']['grid_student']}")
+    ax.set_xlabel("extra inputs labelled by the teacher (thousands)")
     ax.set_ylabel("validation accuracy (fraction)")
     ax.legend()
     return ax
