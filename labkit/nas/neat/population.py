@@ -14,8 +14,8 @@ so no species can take over the population just by being large. One generation (
     4: species without improvement for 15 generations stop breeding
     5: if the population's best has not improved for 20 generations, only the top 2 species breed
     6: give each species offspring in proportion to its shared fitness
-    7: keep each champion of a species with more than 5 members; breed the rest from the best 20 %
-       by mutation alone (25 %) or crossover (75 %, 0.001 of it with another species)
+    7: keep each champion of a species with more than 5 members; breed the rest from the best
+       (survival_threshold) by mutation alone (25 %) or crossover (75 %, 0.001 with another species)
     8: each species keeps a random member as the next generation's representative
 
 Paper: K. O. Stanley, R. Miikkulainen, Evolutionary Computation 10(2), 2002. Notebook 06.
@@ -207,7 +207,7 @@ class NEAT:
         children = []
         for s, n in plan:
             ranked = sorted(s.members, key=lambda g: g.fitness, reverse=True)
-            # 7: the champion survives unchanged; parents are the best 20 %
+            # 7: the champion survives unchanged; parents are the best survival_threshold share
             if len(s.members) > cfg.elitism_min_species_size:
                 children.append(ranked[0].copy())
                 n -= 1
