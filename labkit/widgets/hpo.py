@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import cache
 from ..errors import check_choice, check_int
-from ..hpo import BayesConfig, BayesSearch, GaussianProcess, GridSearch, RandomSearch, Uniform
+from ..hpo import BayesConfig, BayesSearch, GaussianProcess, GPConfig, GridSearch, RandomSearch, Uniform
 from ..hpo.acquisition import ACQUISITIONS
 
 DATA = cache.DATA_DIR / "hpo"
@@ -137,7 +137,8 @@ def bo_step(X, y, acquisition: str = "ei", xi: float = 0.01, kappa: float = 1.96
     """Fit the GP to (X, y) on [0, 1] and score a fine grid: mean, sd, acquisition and the next point."""
     check_choice(acquisition, tuple(ACQUISITIONS), "acquisition", "bo_step")
     X, y = np.asarray(X, float).reshape(-1, 1), np.asarray(y, float)
-    gp = GaussianProcess().fit(X, y, np.random.default_rng(seed))
+    # with 3-5 points the likelihood prefers a length scale too short to teach anything: bound it
+    gp = GaussianProcess(GPConfig(length_scale_bounds=(0.1, 10.0))).fit(X, y, np.random.default_rng(seed))
     grid = np.linspace(0, 1, 400)
     mean, std = gp.predict(grid[:, None])
     search = BayesSearch({"x": Uniform(0, 1)}, acquisition=acquisition, xi=xi, kappa=kappa)
@@ -160,7 +161,7 @@ def plot_bo_step(state: dict, axes=None):
     axes[0].scatter(state["X"], state["y"], color="k", zorder=3, label="trials")
     axes[0].axvline(state["next"], color="C3", lw=1)
     axes[0].set_ylabel("validation error")
-    axes[0].legend(fontsize=8, loc="upper left")
+    axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[1].plot(g, state["score"], color="C3")
     axes[1].axvline(state["next"], color="C3", lw=1, label=f"next point x = {state['next']:.3f}")
     axes[1].set(xlabel="hyper-parameter x (unit range)", ylabel=state["acquisition"].upper())
