@@ -102,7 +102,8 @@ def _toy_compression():
     ds = data.load("moons", seed=0)
     torch.manual_seed(0)
     net = models.mlp(ds.input_shape, hidden=(32, 32), num_classes=2)
-    cfg = DeepCompressionConfig(sparsity=0.7, prune_rounds=2, prune_epochs=1, share_epochs=1, bits=3)
+    cfg = DeepCompressionConfig(sparsity=0.7, prune_rounds=2, prune_epochs=1, share_epochs=1, bits=3,
+                                teacher_weight=0.5)
     return DeepCompression(cfg, seed=0).fit(net, ds.train, ds.val)
 
 
@@ -145,6 +146,8 @@ def test_pruned_model_keeps_its_sparsity_and_shared_model_its_values(compressed)
 def test_deep_compression_bad_input():
     with pytest.raises(ParameterError, match="'sparsity' parameter of DeepCompressionConfig"):
         DeepCompressionConfig(sparsity=1.0).validate()
+    with pytest.raises(ParameterError, match="'teacher_weight' parameter of DeepCompressionConfig"):
+        DeepCompressionConfig(teacher_weight=1.5).validate()
     with pytest.raises(ParameterError, match="'stage' parameter of stage_size must be one of 'fp32'"):
         stage_size(nn.Linear(2, 2), "zip")
     with pytest.raises(ParameterError, match="'model' parameter of stage_size must be a model with shared weights"):

@@ -23,7 +23,7 @@ DATA = "quantize"
 SPEC = "cnn1d:32-32-32"     # the lab's MNIST-1D CNN
 WIDE_SPEC = "cnn1d:64-64-64"  # a wider CNN with redundancy for Deep Compression to remove
 EPOCHS = 30                 # training budget of both (Adam, lr 1e-3)
-DC_CONFIG = DeepCompressionConfig()   # 90 % pruned (input layer and head 50 %), 4-bit sharing
+DC_CONFIG = DeepCompressionConfig(teacher_weight=0.5)   # 90 % pruned (input, head 50 %), 4-bit sharing, dense teacher
 
 
 def model_path(spec: str = SPEC, seed: int = 0):
