@@ -5,7 +5,7 @@ labelled, and for each student size and seed two students start from the same in
 
 * alone           trained on the 3,200 labelled training samples (early stopping on validation loss);
 * naive KD        the same 3,200 samples, loss l1*CE + l2*T^2*KL with the teacher (T = 4, l2 = 0.9,
-                  the issue's starting point), no extra data;
+                  the issue's starting point), no extra data, trained like the student alone;
 * KD + transfer   the 3,200 labelled samples plus 50,000 extra MNIST-1D inputs labelled by the teacher
                   (soft targets only), T and l2 tuned on validation data by
                   ``scripts/precompute_distill.py`` (grid in ``data/distill/results.json``).
