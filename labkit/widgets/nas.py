@@ -29,14 +29,18 @@ def _plt():
 
 # --- the race on the table ---------------------------------------------------------------------------
 
-def table_race(table=None, budget: int = 100, seeds: int = 20, strategies=tuple(STRATEGIES), split: str = "val"):
-    """Race the strategies on the table: regret of the incumbent after every evaluation (plain function)."""
+def table_race(table=None, budget: int = 100, seeds: int = 20, strategies=tuple(STRATEGIES), split: str = "val",
+               one_seed: bool = False):
+    """Race the strategies on the table: regret of the incumbent after every evaluation (plain function).
+
+    ``one_seed``: each lookup sees one random training seed instead of the mean of the seeds.
+    """
     table = table or load_table()
     check_int(budget, "budget", "table_race", low=1)
     check_int(seeds, "seeds", "table_race", low=1)
     check_choice(split, ("val", "test"), "split", "table_race")
-    return race(table.objective, table.space, strategies, budget=budget, seeds=range(seeds),
-                score=lambda a: table.regret(a, split))
+    return race(lambda a, rng: table.objective(a, rng, one_seed), table.space, strategies, budget=budget,
+                seeds=range(seeds), score=lambda a: table.regret(a, split))
 
 
 def plot_regret(result, ax=None, split: str = "val"):
@@ -63,10 +67,11 @@ def race_explorer(table=None, seeds: int = 30):
     table = table or load_table()
     budget = w.IntSlider(value=100, min=10, max=300, step=10, description="budget", continuous_update=False)
     split = w.ToggleButtons(options=[("validation regret", "val"), ("test regret", "test")], value="val")
+    noisy = w.Checkbox(value=False, description="one random training seed per lookup")
     out = w.Output()
 
     def update(_=None):
-        result = table_race(table, budget.value, seeds, split=split.value)
+        result = table_race(table, budget.value, seeds, split=split.value, one_seed=noisy.value)
         update.result = result
         with out:
             out.clear_output(wait=True)
@@ -75,8 +80,9 @@ def race_explorer(table=None, seeds: int = 30):
 
     budget.observe(update, "value")
     split.observe(update, "value")
+    noisy.observe(update, "value")
     update()
-    box = w.VBox([w.HBox([budget, split]), out])
+    box = w.VBox([w.HBox([budget, split]), noisy, out])
     box.update = update
     return box
 
@@ -151,7 +157,7 @@ def plot_pareto(table=None, cost: str = "macs", limit: float | None = None, ax=N
 def constrained_objective(table, max_macs: int):
     """Validation accuracy, with cells over the MAC budget scored 0 (a hard constraint for any strategy)."""
     def objective(arch, rng=None):
-        value, cost = table.objective(arch, rng)
+        value, cost = table.objective(arch)
         return (value if table.macs(arch) <= max_macs else 0.0), cost
     return objective
 
