@@ -238,8 +238,10 @@ W.VBox([grid_button, grid_out])
 # ## 7 · Alone vs distilled, from the same initial weights, live
 #
 # `viz.compare_live` builds one student, copies its weights into a second, trains the first alone and
-# the second with the distillation loss, and reports both. Here with a tiny budget; the button runs
-# a bigger one with a progress bar.
+# the second with the distillation loss, and reports both. Here with a tiny budget (one epoch: neither
+# student has learned much yet, so the numbers say nothing about distillation); the button runs a real
+# budget with a progress bar. Over five seeds on the test split, `benchmarks/distill.py` measured the
+# distilled student ahead at every size and every seed.
 
 # %%
 res = viz.compare_live(teacher, ds, "mlp:32", n_extra=1000, epochs=1, progress=False)
