@@ -73,7 +73,7 @@ def retrain_all(ds, rcfg: RetrainConfig) -> dict:
     cells["first + cap on skip & pool"] = derive(first_alphas, runs["first"]["primitives"], max_skips=MAX_SKIPS,
                                                  capped=PARAMETER_FREE)
     long = runs["long"]
-    cells["collapsed (long)"] = Genotype.from_list(long["genotype"])
+    cells["long search"] = Genotype.from_list(long["genotype"])
     alphas = np.log(np.asarray(long["alpha_history"])[-1] + 1e-12)
     cells["long + cap (P-DARTS)"] = derive(alphas, long["primitives"], max_skips=MAX_SKIPS)
     stop = collapse_epoch(long["history"]["skips"], MAX_SKIPS)
