@@ -3,16 +3,15 @@
 :func:`exercise_notebook` is the whole check. It fails with :class:`NotebookBroken` when a cell raises
 during "Run All", and with :class:`WidgetBroken` when moving a widget's main control (its first
 slider, else its first dropdown) makes its callback raise or leaves the widget's figure/table/text
-unchanged; both messages name the notebook and the cell, and ``WidgetBroken`` names each widget by
-its control's label. Errors are seen the way the kernel
-reports them to the page: every ``error`` message on the kernel's IOPub channel, whether the
+unchanged. Both messages name the notebook and the cell (counted from 1, as JupyterLab's status bar
+counts); ``WidgetBroken`` names each widget by its control's label. Errors are seen the way the
+kernel reports them to the page: every ``error`` message on the kernel's IOPub channel, whether the
 traceback lands in a widget's Output area or (for callbacks outside ``with out:``) only in the log
 console, where a student would never see it.
 """
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,11 @@ _KERNEL_IDLE = """() => {
 # Record every error the kernel reports, with what caused it (execute_request = a cell, comm_msg = a widget).
 _LISTEN = f"""() => {{
   window.__labErrors = [];
+  window.__labCommDone = 0;
   {_KERNEL}.iopubMessage.connect((_, msg) => {{
+    // The kernel is done with a message from a widget (a slider's new value): its callback has run.
+    if (msg.header.msg_type === 'status' && msg.content.execution_state === 'idle' &&
+        msg.parent_header.msg_type === 'comm_msg') window.__labCommDone += 1;
     if (msg.header.msg_type === 'error') {{
       window.__labErrors.push({{cause: msg.parent_header.msg_type || '', ename: msg.content.ename,
                                 evalue: msg.content.evalue,
@@ -46,7 +49,7 @@ _LISTEN = f"""() => {{
 # Cells whose outputs hold an error, by index (after Run All stopped).
 _ERROR_CELLS = """() => window.jupyterapp.shell.currentWidget.content.widgets.map((c, i) => [i, c]).filter(
   ([i, c]) => c.model.type === 'code' && c.model.outputs.toJSON().some(o => o.output_type === 'error')).map(
-  ([i, c]) => ({index: i, source: c.model.sharedModel.getSource(),
+  ([i, c]) => ({index: i + 1, source: c.model.sharedModel.getSource(),
                expected: (c.model.getMetadata('tags') || []).includes('raises-exception')}))"""
 
 # Tag each top-level widget view that has a slider or dropdown, so Playwright can find it again; describe it.
@@ -67,8 +70,10 @@ _FIND_WIDGETS = """() => {
       out.setAttribute('data-lab-test', id);
       control.setAttribute('data-lab-test-control', id);
       const label = control.querySelector('.widget-label');
-      found.push({id, cell: i, source: cell.model.sharedModel.getSource(), kind,
-                  label: (label && label.textContent.trim()) || `(unlabelled ${kind})`});
+      const button = out.querySelector('.widget-button');
+      found.push({id, cell: i + 1, source: cell.model.sharedModel.getSource(), kind,
+                  label: (label && label.textContent.trim()) || `(unlabelled ${kind})`,
+                  button: button ? button.textContent.trim() || '(unlabelled button)' : ''});
     });
   });
   return found;
@@ -88,7 +93,7 @@ _UNRENDERED = """() => {
       const text = node ? node.innerText : '';
       if (!node || node.getAttribute('data-mime-type') === 'text/plain' ||
           ['Error displaying widget', 'Loading widget'].some(t => text.includes(t)))
-        bad.push({cell: i, source: cell.model.sharedModel.getSource(), text: text.slice(0, 200)});
+        bad.push({cell: i + 1, source: cell.model.sharedModel.getSource(), text: text.slice(0, 200)});
     });
   });
   return bad;
@@ -120,6 +125,7 @@ class WidgetResult:
     label: str     # its description, as the student reads it
     changed: list[str] = field(default_factory=list)   # "figure", "table", "text"
     error: str = ""
+    note: str = ""
     seconds: float = 0.0
 
     @property
@@ -162,36 +168,69 @@ def open_and_run(page, url: str, notebook: str) -> float:
     return time.monotonic() - t0
 
 
-def _pick_next_option(dropdown) -> str:
-    """Choose the dropdown's next option (the first after the last); return "" or why it could not."""
+def _dropdown_moves(dropdown):
+    """Choose the next option, then the one after (a figure may look the same for two neighbours)."""
     select = dropdown.locator("select").first
-    index, count = select.evaluate("e => [e.selectedIndex, e.options.length]")
-    if count < 2:
-        return "its dropdown has a single option"
-    select.scroll_into_view_if_needed()
-    select.select_option(index=(index + 1) % count)
-    return ""
+    for _ in range(2):
+        index, count = select.evaluate("e => [e.selectedIndex, e.options.length]")
+        if count < 2:
+            yield "its dropdown has a single option"
+            return
+        select.scroll_into_view_if_needed()
+        select.select_option(index=(index + 1) % count)
+        yield ""
 
 
-def _move_slider(slider) -> str:
-    """Move a slider one step right (left if it is at its maximum); return "" or why it did not move."""
+def _slider_moves(slider):
+    """One step right (left at the maximum), then a jump to the far end (Home/End), for a slider
+    whose neighbouring values draw the same picture (a NEAT champion that did not change)."""
     handle, readout = slider.locator(".noUi-handle").first, slider.locator(".widget-readout").first
-    before = readout.inner_text()
-    handle.scroll_into_view_if_needed()
-    for key in ("ArrowRight", "ArrowLeft"):   # ArrowRight does nothing at the maximum
-        handle.press(key)
-        for _ in range(20):
-            if readout.inner_text() != before:
-                return ""
-            time.sleep(0.1)
-    return f"its slider did not move with the arrow keys (readout stayed {before!r}; disabled?)"
+
+    def press(keys):
+        before = readout.inner_text()
+        handle.scroll_into_view_if_needed()
+        for key in keys:
+            handle.press(key)
+            for _ in range(20):
+                if readout.inner_text() != before:
+                    return ""
+                time.sleep(0.1)
+        return f"its slider did not move with the keys {'/'.join(keys)} (readout stayed {before!r}; disabled?)"
+
+    yield press(("ArrowRight", "ArrowLeft"))   # ArrowRight does nothing at the maximum
+    yield press(("Home", "End"))               # the far end from wherever it is now
+
+
+def _wait_for_redraw(page, root, before, n_errors, n_done, deadline, result) -> bool:
+    """After one move: True when the widget redrew or raised (``result`` says which) or the time ran
+    out, False when the kernel handled the move without changing anything (try the next move)."""
+    while time.monotonic() < deadline:
+        errors = page.evaluate("window.__labErrors")[n_errors:]
+        after = root.evaluate(_SIGNATURE)
+        idle = page.evaluate(_KERNEL_IDLE)
+        result.changed = [k for k in before if after[k] != before[k]]
+        if (errors or result.changed) and idle:
+            time.sleep(0.5)  # let the redraw finish (clear_output(wait=True), then the new figure)
+            errors = page.evaluate("window.__labErrors")[n_errors:]
+            if errors:
+                result.error = "its callback raised " + "\n    ".join(_describe(e) for e in errors)
+            return True
+        if idle and page.evaluate("window.__labCommDone") > n_done:
+            time.sleep(1.0)  # the callback is done; give the page a moment to show its output
+            if root.evaluate(_SIGNATURE) == before and not page.evaluate("window.__labErrors")[n_errors:]:
+                return False
+        time.sleep(0.25)
+    return True
 
 
 def exercise_widgets(page, notebook: str, screenshot_dir: Path | None = None) -> list[WidgetResult]:
     """Move the main control of every widget in the open notebook; raise :class:`WidgetBroken` on failures.
 
     The main control is a widget's first visible slider (arrow keys on its handle), or, for a widget
-    without one, its first visible dropdown (the next option).
+    without one, its first visible dropdown (the next option). When a move leaves the picture as it
+    was, a second, larger move follows (the slider's far end, the option after). A widget whose
+    control only sets a parameter of a run button passes without a redraw, with a note; the button
+    is not clicked (it runs live training).
     """
     deadline = time.monotonic() + 60
     while (unrendered := page.evaluate(_UNRENDERED)) and time.monotonic() < deadline:
@@ -211,27 +250,22 @@ def exercise_widgets(page, notebook: str, screenshot_dir: Path | None = None) ->
         before = root.evaluate(_SIGNATURE)
         t0 = time.monotonic()
         control = page.locator(f'[data-lab-test-control="{w["id"]}"]')
-        result.error = _move_slider(control) if w["kind"] == "slider" else _pick_next_option(control)
+        moves = _slider_moves(control) if w["kind"] == "slider" else _dropdown_moves(control)
         deadline = t0 + WIDGET_TIMEOUT_S
-        while not result.error:
-            errors = page.evaluate("window.__labErrors")[n_errors:]
-            after = root.evaluate(_SIGNATURE)
-            idle = page.evaluate(_KERNEL_IDLE)
-            result.changed = [k for k in before if after[k] != before[k]]
-            if errors and idle:
-                result.error = "its callback raised " + "\n    ".join(_describe(e) for e in errors)
+        n_done = page.evaluate("window.__labCommDone")  # read before each move: a fast callback is done at once
+        for why_not in moves:
+            if why_not:
+                result.error = why_not
                 break
-            if result.changed and idle:
-                time.sleep(0.5)  # let the redraw finish (clear_output(wait=True) then new figure)
-                errors = page.evaluate("window.__labErrors")[n_errors:]
-                if errors:
-                    result.error = "its callback raised " + "\n    ".join(_describe(e) for e in errors)
+            if _wait_for_redraw(page, root, before, n_errors, n_done, deadline, result):
                 break
-            if time.monotonic() > deadline:
-                result.error = (f"its figure, table and text did not change within {WIDGET_TIMEOUT_S:.0f} s "
-                                f"of moving the control (figures {len(after['figure'])}, tables {len(after['table'])})")
-                break
-            time.sleep(0.25)
+            n_done = page.evaluate("window.__labCommDone")
+        if not result.error and not result.changed:
+            if w["button"]:   # the control only sets a parameter of a run button, not clicked here
+                result.note = f"sets a parameter of the button '{w['button']}' (not clicked: it runs live work)"
+            else:
+                result.error = (f"its figure, table and text did not change when its control moved (waited up "
+                                f"to {WIDGET_TIMEOUT_S:.0f} s; figures {len(before['figure'])}, tables {len(before['table'])})")
         result.seconds = time.monotonic() - t0
         if screenshot_dir is not None:
             root.screenshot(path=str(screenshot_dir / f"{stem}-after.png"))
@@ -248,18 +282,15 @@ def exercise_widgets(page, notebook: str, screenshot_dir: Path | None = None) ->
 def exercise_notebook(page, url: str, notebook: str, screenshot_dir: Path | None = None) -> list[WidgetResult]:
     """Open, Run All, and move every widget's control; a screenshot of the page ends up in ``screenshot_dir``."""
     page.set_default_timeout(60_000)
-    open_and_run(page, url, notebook)
     try:
+        open_and_run(page, url, notebook)
         return exercise_widgets(page, notebook, screenshot_dir)
     finally:
-        if screenshot_dir is not None:
+        if screenshot_dir is not None:  # also when it failed: the page shows the error
             first = page.locator("[data-lab-test]").first
             if first.count():
                 first.scroll_into_view_if_needed()
             page.screenshot(path=str(screenshot_dir / f"{Path(notebook).stem}.png"))
         # Free the kernel's memory (torch and data) before the next notebook opens its own.
-        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
-
-
-def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+        page.evaluate("() => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
+                      " window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
