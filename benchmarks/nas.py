@@ -101,10 +101,11 @@ def main() -> None:
             "curve extrapolation": E.CurveExtrapolation(table.space, splits),
             "one-shot supernet": E.OneShot(table.space, splits).fit()}
     print("\n2. estimators vs full training (table, mean of 2 seeds), 20 cells")
-    print(f"{'estimator':24s} {'spearman':>8s} {'kendall':>8s} {'cpu s/cell':>10s}")
+    print(f"{'estimator':24s} {'spearman':>8s} {'kendall':>8s} {'s/cell':>10s}")
     other = [table.val_acc(a, seed=table.config.seeds[1]) for a in cells]
     r = E.rank_correlation(other, truth)
-    print(f"{'a second seed':24s} {r['spearman']:8.3f} {r['kendall']:8.3f} {full_seconds:10.3f}")
+    print(f"{'a second seed':24s} {r['spearman']:8.3f} {r['kendall']:8.3f} {full_seconds:10.3f}  "
+          "(wall s during the table build, machine shared by ~20 processes; the others: CPU s)")
     for name, est in ests.items():
         values = [est.estimate(a) for a in cells]
         r = E.rank_correlation([v.value for v in values], truth)

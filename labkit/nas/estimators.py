@@ -107,7 +107,7 @@ def fit_learning_curve(t, acc, exponent: float | None = None):
 
     >>> f = fit_learning_curve([1, 2, 3, 4], [0.5, 0.75, 0.8333, 0.875])   # a = 1, b = 0.5, c = 1
     >>> round(float(f(8)), 3)
-    0.938
+    0.937
     """
     t, acc = np.asarray(t, float), np.asarray(acc, float)
     if t.ndim != 1 or t.shape != acc.shape or len(t) < 2 or np.any(t <= 0):

@@ -98,7 +98,11 @@ def load_estimators() -> dict:
 
 
 def estimator_table(scores: dict | None = None, table=None):
-    """One row per estimator: Spearman, Kendall vs full training, CPU seconds per cell and one-time cost."""
+    """One row per estimator: Spearman, Kendall vs full training, seconds per cell and one-time cost.
+
+    Full training's seconds are the table's wall-clock seconds (measured while the build shared the
+    machine with other jobs); the live estimators' are CPU seconds.
+    """
     import pandas as pd
 
     scores, table = scores or load_estimators(), table or load_table()
