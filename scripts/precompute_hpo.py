@@ -1,6 +1,6 @@
 """Precompute what notebook 04 reads from data/hpo/ (small JSON files and trial logs).
 
-    nice -n 5 .venv/bin/python scripts/precompute_hpo.py            # everything (~15 min on 2 busy cores)
+    nice -n 5 .venv/bin/python scripts/precompute_hpo.py            # everything (35 min on 2 cores under heavy load)
     .venv/bin/python scripts/precompute_hpo.py --quick              # a smoke run (into a temp dir)
 
 * tuning    an MLP on MNIST-1D: learning rate, weight decay, width, dropout, tuned on the validation
