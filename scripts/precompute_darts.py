@@ -1,4 +1,4 @@
-"""Precompute notebook 07's DARTS searches and retrainings into data/darts/ (about 20 CPU-minutes).
+"""Precompute notebook 07's DARTS searches and retrainings into data/darts/ (about 15 CPU-minutes on one core).
 
     python scripts/precompute_darts.py                    # everything
     python scripts/precompute_darts.py --only first long  # some runs
@@ -7,7 +7,8 @@
 Writes (atomically, through labkit.cache):
     first.json   first-order search: softmax(alpha) per epoch, losses, skip counts, derived cells
     second.json  second-order search, same network and budget
-    long.json    a long first-order search without warm-up: the collapse to skip connections
+    long.json    a long first-order search without warm-up on 600 samples: the drift to parameter-free ops
+    deep.json    the same on a deeper, narrower supernet (5 cells of 4 channels)
     retrain.json derived cells (first, second, long, long with each guard) and random cells, retrained
 """
 from __future__ import annotations
