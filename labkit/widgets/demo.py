@@ -17,7 +17,7 @@ from . import TOPICS, dashboard
 from ..errors import check_choice, check_type, fail
 
 # Tab titles: the notebook number and the lecture's word for the topic.
-TITLES = {"efficiency": "00 Efficiency", "pruning": "01 Pruning", "lottery": "02 Lottery ticket",
+TITLES = {"efficiency": "00 Efficiency", "pruning": "01-02 Pruning, lottery ticket",
           "distill": "03 Distillation", "hpo": "04 HPO", "nas": "05 NAS", "neat": "06 NEAT",
           "darts": "07 DARTS", "quantize": "08 Quantization"}
 
@@ -52,7 +52,7 @@ def tabs(topics=None):
         check_choice(topic, available, "topics", "tabs")
 
     pages = [W.VBox(layout=W.Layout(min_height="420px")) for _ in topics]
-    tab = W.Tab(children=pages, titles=tuple(TITLES[t] for t in topics))
+    tab = W.Tab(children=pages, titles=tuple(TITLES.get(t, t) for t in topics))
     tab.dashboards = {}  # topic -> its dashboard widget, once opened
 
     def open_tab(change=None):
