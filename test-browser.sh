@@ -24,6 +24,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   python -m pip install --quiet -r "$ROOT/requirements-browser.txt"
   echo "$want" > "$stamp"
 fi
+rm -rf "$ROOT/test-artifacts/browser"   # this run's screenshots only
 export LAB_BROWSER=1 LAB_CHROMIUM="$CHROMIUM" PYTHONHASHSEED=0
 python -m pytest tests/browser -p no:cacheprovider -q -rA \
   --screenshot only-on-failure --output test-artifacts/browser/failures "$@"
