@@ -6,4 +6,4 @@ source "$(dirname "$0")/scripts/env.sh"
 export PYTHONHASHSEED=0
 python -m labkit.assignments check
 python -m pytest tests solutions --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
-  -p no:cacheprovider -q "$@"
+  -p no:cacheprovider -q -rfEs "$@"

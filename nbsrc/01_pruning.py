@@ -292,3 +292,13 @@ viz.live_prune_button(rounds=5, fraction=0.4, epochs=3)
 # 3. The global threshold removed more of the middle layer than of the output layer. Why is that
 #    what you want?
 # 4. A colleague's model is "90 % sparse" but no faster. What would you check first?
+
+# %% [markdown]
+# ## The lecture's question: what are pruning algorithms used for?
+#
+# To make a trained network cheaper to store and to run while keeping its accuracy: most weights of a
+# trained network can be removed, and a short fine-tuning recovers what the removal cost (section 2:
+# the magnitude curves stay near the dense accuracy to high sparsity, random removal does not). What
+# is gained depends on *what* is removed (section 5): zeroed single weights shrink the file only in a
+# sparse format and save no time on a CPU, while removing whole neurons or channels gives a genuinely
+# smaller network with fewer parameters, fewer MACs and lower measured latency.
