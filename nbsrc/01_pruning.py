@@ -298,7 +298,7 @@ viz.live_prune_button(rounds=5, fraction=0.4, epochs=3)
 #
 # To make a trained network cheaper to store and to run while keeping its accuracy: most weights of a
 # trained network can be removed, and a short fine-tuning recovers what the removal cost (section 2:
-# the magnitude curves stay near the dense accuracy to high sparsity, random removal does not). What
+# magnitude pruning keeps the dense accuracy to far higher sparsity than random removal). What
 # is gained depends on *what* is removed (section 5): zeroed single weights shrink the file only in a
 # sparse format and save no time on a CPU, while removing whole neurons or channels gives a genuinely
 # smaller network with fewer parameters, fewer MACs and lower measured latency.
