@@ -100,7 +100,7 @@ def load(name: str, *, val_fraction: float = 0.2, seed: int = 0, **kwargs) -> Da
 
     >>> ds = load("digits")
     >>> len(ds.train), len(ds.val), ds.num_classes, ds.input_shape
-    (1150, 288, 10, (64,))
+    (1149, 288, 10, (64,))
     """
     check_choice(name, DATASETS, "name", "load")
     check_range(val_fraction, "val_fraction", "load", 0.0, 1.0, low_inclusive=False, high_inclusive=False)

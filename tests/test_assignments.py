@@ -1,5 +1,4 @@
 """One source makes both notebooks; the committed ones are fresh; student notebooks stop at exercise 1."""
-from pathlib import Path
 
 import nbformat
 import pytest

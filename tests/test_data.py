@@ -1,5 +1,4 @@
 """Data sets: generated or shipped, split for tuning, the test split only on request."""
-import gzip
 import pickle
 import struct
 

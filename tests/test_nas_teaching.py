@@ -1,7 +1,6 @@
 """Notebook 05's teaching layer: the checks accept right answers and reject wrong ones; widgets work."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from labkit.checks import ExerciseFailure

@@ -1,6 +1,5 @@
 """Notebook 06's teaching layer: the exercise checks pass the reference and catch typical mistakes;
 plots and widgets run headless on small precomputed records; the button's work runs on a tiny budget."""
-import random
 
 import matplotlib.pyplot as plt
 import pytest

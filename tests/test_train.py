@@ -1,5 +1,4 @@
 """The training loop: repeatable, learns, stops early, and refuses to pass a run that changed nothing."""
-import warnings
 
 import pytest
 import torch

@@ -1,7 +1,6 @@
 """Checks for notebook 00 (efficiency metrics): counting MACs and parameters by hand."""
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from .. import metrics

@@ -15,7 +15,8 @@ a new acquisition is one more such function. Used by bayes.py and notebook 04 (e
 """
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # noqa: F401  (the doctests use it)
+
 from scipy.stats import norm
 
 

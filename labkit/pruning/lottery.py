@@ -21,7 +21,6 @@ Used by notebook 02 and benchmarks/pruning.py.
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 

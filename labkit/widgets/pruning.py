@@ -6,7 +6,6 @@ Sliders and dropdowns answer at once from the sweeps that ``scripts/precompute_p
 """
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pandas as pd
