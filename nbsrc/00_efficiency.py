@@ -132,7 +132,7 @@ conv_dashboard
 
 # %%
 conv_dashboard.sliders["kernel_size"].value = 5
-c = conv_dashboard.costs
+c = conv_dashboard.result
 assert abs(c["separable_macs"] / c["standard_macs"] - (1 / 64 + 1 / 25)) < 1e-9
 print(f"k=5: separable/standard = {c['separable_macs'] / c['standard_macs']:.3f} = 1/64 + 1/25")
 

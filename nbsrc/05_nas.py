@@ -157,7 +157,7 @@ explorer = viz.race_explorer(table, seeds=100)
 explorer
 
 # %%
-result = explorer.update.result
+result = explorer.result
 for name in result.curves:
     print(f"{viz.LABELS[name]:24s} median regret after 100: {100 * result.median(name, 100):5.2f} points  "
           f"mean {100 * result.curves[name][:, 99].mean():5.2f}  ({result.seconds[name]:.1f} s for 100 seeds)")

@@ -94,10 +94,10 @@ def test_temperature_widget_recomputes_entropy_when_t_moves():
     logits = torch.tensor([[4.0, 1.0, 0.0], [0.0, 2.0, 0.0]])
     box = viz.temperature_widget(logits)
     slider = box.children[0].children[0]
-    low = box.state["entropy"]
+    low = box.result["entropy"]
     slider.value = 32
-    assert box.state["entropy"] > low
-    assert math.isclose(box.state["entropy"], distill.entropy(distill.softmax_t(logits[0], 32)).item())
+    assert box.result["entropy"] > low
+    assert math.isclose(box.result["entropy"], distill.entropy(distill.softmax_t(logits[0], 32)).item())
 
 
 def test_dark_knowledge_rows_are_distributions():

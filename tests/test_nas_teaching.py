@@ -71,7 +71,7 @@ def test_dashboard_race_slider_and_live_button():
     assert isinstance(board, w.Tab)
     explorer = board.children[0]
     explorer.children[0].children[0].value = 20          # the budget slider reruns the race
-    assert explorer.update.result.curves["random"].shape == (2, 20)
+    assert explorer.result.curves["random"].shape == (2, 20)
     pareto = board.children[1]
     pareto.children[0].children[0].value = "latency_ms"
     result = board.children[3].click()       # the live-search button's callback, called directly

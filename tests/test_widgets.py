@@ -69,3 +69,32 @@ def test_a_dashboard_that_fails_when_its_tab_opens_says_so_in_the_tab(monkeypatc
     assert "The pruning dashboard failed: FileNotFoundError: data/pruning/sweep.json is missing" in \
         tab.children[1].children[0].value
     assert "pruning" not in tab.dashboards
+
+
+def test_a_panel_redraws_when_a_control_moves_and_keeps_what_draw_returned():
+    import ipywidgets as W
+
+    slider, drawn = W.IntSlider(2), []
+
+    def draw():
+        plt.plot([0, slider.value])
+        drawn.append(slider.value)
+        return slider.value ** 2
+
+    box = widgets.panel([slider], draw)
+    slider.value = 3
+    assert drawn == [2, 3] and box.result == 9 and box.update() == 9
+    assert plt.get_fignums() == []  # every figure shown is closed: sliding does not pile them up
+
+
+def test_a_button_runs_its_work_as_a_plain_call_with_a_budget():
+    box = widgets.button("train", lambda epochs=5: {"epochs": epochs})
+    assert box.click(epochs=1) == {"epochs": 1} and box.result == {"epochs": 1}
+    assert box.children[0].description == "train"
+
+
+def test_tabs_title_their_pages_in_order():
+    import ipywidgets as W
+
+    tab = widgets.tabs({"one": W.Label("1"), "two": widgets.figure(plt.plot, [0, 1])})
+    assert tab.titles == ("one", "two") and plt.get_fignums() == []

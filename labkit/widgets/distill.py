@@ -19,6 +19,7 @@ import torch
 
 from .. import cache, data, distill, models, train
 from ..errors import check_int
+from . import button, figure, panel, tabs
 
 DIR = cache.DATA_DIR / "distill"
 TEMPERATURES = (0.5, 1, 2, 4, 8, 16, 32)
@@ -66,26 +67,15 @@ def temperature_widget(logits: torch.Tensor, labels: torch.Tensor | None = None)
 
     t_slider = W.SelectionSlider(options=list(TEMPERATURES), value=4, description="T", continuous_update=False)
     pick = W.IntSlider(value=0, min=0, max=len(logits) - 1, description="sample", continuous_update=False)
-    out = W.Output()
-    state = {}
+    def draw():
+        ax = plt.subplots(figsize=(6, 3))[1]
+        view = soft_target_view(logits[pick.value], t_slider.value, ax)
+        if labels is not None:
+            ax.axvline(int(labels[pick.value]), color="k", ls=":", label="true class")
+            ax.legend()
+        return view
 
-    def redraw(_=None):
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6, 3))
-            state.update(soft_target_view(logits[pick.value], t_slider.value, ax))
-            if labels is not None:
-                ax.axvline(int(labels[pick.value]), color="k", ls=":", label="true class")
-                ax.legend()
-            plt.show()
-            plt.close(fig)
-
-    t_slider.observe(redraw, "value")
-    pick.observe(redraw, "value")
-    redraw()
-    box = W.VBox([W.HBox([t_slider, pick]), out])
-    box.state = state  # what the last redraw computed, for tests
-    return box
+    return panel([t_slider, pick], draw)
 
 
 def dark_knowledge(teacher: distill.Teacher, split, temperature: float = 4.0) -> np.ndarray:
@@ -216,34 +206,25 @@ def grid_live(teacher: distill.Teacher, ds, spec: str = "mlp:32", Ts=(1.0, 4.0),
 
 def dashboard(ds=None, teacher: distill.Teacher | None = None, results: dict | None = None):
     """One widget: temperature explorer, cached sweeps, and a live comparison button."""
-    import ipywidgets as W
-
     ds = ds or data.load("mnist1d", seed=0)
     teacher = teacher or load_teacher(ds)
     results = results or load_results()
     logits = teacher.member_logits(ds.val.X[:50]).mean(0)
     temp = temperature_widget(logits, ds.val.y[:50])
 
-    sweeps = W.Output()
-    with sweeps:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    def plot_sweeps():
+        axes = plt.subplots(1, 2, figsize=(11, 4))[1]
         plot_grid(*grid_table(results), ax=axes[0])
         plot_sizes(size_table(results), results["teacher"]["ensemble_val"], ax=axes[1])
         plt.tight_layout()
-        plt.show()
-        plt.close(fig)
 
-    button = W.Button(description="train alone vs distilled", icon="play")
-    live = W.Output()
+    def run_live(**budget):
+        res = compare_live(teacher, ds, **budget)
+        print(f"validation accuracy: alone {res['alone']:.3f}, distilled {res['distilled']:.3f}, "
+              f"teacher {res['teacher']:.3f}")
+        return res
 
-    def on_click(_=None, **budget):
-        with live:
-            live.clear_output()
-            res = compare_live(teacher, ds, **budget)
-            print(f"validation accuracy: alone {res['alone']:.3f}, distilled {res['distilled']:.3f}, "
-                  f"teacher {res['teacher']:.3f}")
-
-    button.on_click(on_click)
-    tab = W.Tab(children=[temp, sweeps, W.VBox([button, live])], titles=("temperature", "sweeps (cached)", "live"))
-    tab.run_live = on_click  # the button's work as a plain call: tab.run_live(n_extra=100, epochs=1)
+    live = button("train alone vs distilled", run_live)
+    tab = tabs({"temperature": temp, "sweeps (cached)": figure(plot_sweeps), "live": live})
+    tab.run_live = live.click  # the button's work as a plain call: tab.run_live(n_extra=100, epochs=1)
     return tab

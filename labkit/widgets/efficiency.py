@@ -16,6 +16,7 @@ from torch import nn
 
 from .. import metrics
 from ..errors import check_int
+from . import panel, show
 
 # name -> (torchvision builder, ImageNet top-1 % published with torchvision's IMAGENET1K_V1 weights)
 ARCHITECTURES = {
@@ -122,22 +123,15 @@ def dashboard(in_channels: int = 32, out_channels: int = 64, kernel_size: int = 
                                          continuous_update=False),
         "size": W.IntSlider(size, 4, 112, description="H = W", continuous_update=False),
     }
-    out = W.Output()
-    box = W.VBox([W.HBox(list(sliders.values())[:2]), W.HBox(list(sliders.values())[2:]), out])
-    box.costs = None
+    controls = list(sliders.values())
 
-    def redraw(_=None):
-        box.costs = conv_costs(**{k: s.value for k, s in sliders.items()})
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6, 3.5))
-            plot_conv_costs(box.costs, ax)
-            plt.show()
-            plt.close(fig)
-            display(pd.DataFrame([box.costs]))
+    def draw():
+        costs = conv_costs(**{k: s.value for k, s in sliders.items()})
+        plot_conv_costs(costs, plt.subplots(figsize=(6, 3.5))[1])
+        show()
+        display(pd.DataFrame([costs]))
+        return costs
 
-    for s in sliders.values():
-        s.observe(redraw, names="value")
+    box = panel(controls, draw, rows=[W.HBox(controls[:2]), W.HBox(controls[2:])])
     box.sliders = sliders
-    redraw()
     return box

@@ -14,6 +14,7 @@ from ..errors import check_choice, check_int
 from ..nas import estimators as E
 from ..nas.strategies import STRATEGIES, race
 from ..nas.tabular import load_table, pareto_front
+from . import button, figure, panel, tabs
 
 DATA = cache.DATA_DIR / "nas"
 COLORS = {"random": "C7", "evolution": "C0", "reinforce": "C2", "bayes": "C1"}
@@ -68,23 +69,12 @@ def race_explorer(table=None, seeds: int = 30):
     budget = w.IntSlider(value=100, min=10, max=300, step=10, description="budget", continuous_update=False)
     split = w.ToggleButtons(options=[("validation regret", "val"), ("test regret", "test")], value="val")
     noisy = w.Checkbox(value=False, description="one random training seed per lookup")
-    out = w.Output()
-
-    def update(_=None):
+    def draw():
         result = table_race(table, budget.value, seeds, split=split.value, one_seed=noisy.value)
-        update.result = result
-        with out:
-            out.clear_output(wait=True)
-            plot_regret(result, split=split.value)
-            _plt().show()
+        plot_regret(result, split=split.value)
+        return result
 
-    budget.observe(update, "value")
-    split.observe(update, "value")
-    noisy.observe(update, "value")
-    update()
-    box = w.VBox([w.HBox([budget, split]), noisy, out])
-    box.update = update
-    return box
+    return panel([budget, split, noisy], draw, rows=[w.HBox([budget, split]), noisy])
 
 
 # --- estimators ----------------------------------------------------------------------------------------
@@ -176,44 +166,24 @@ def pareto_explorer(table=None):
                       value="macs", description="cost")
     share = w.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description="budget", continuous_update=False,
                           readout_format=".0%")
-    out = w.Output()
-
-    def update(_=None):
+    def draw():
         limit = float(np.quantile(df[cost.value], share.value))
-        with out:
-            out.clear_output(wait=True)
-            plot_pareto(table, cost.value, limit)
-            _plt().show()
+        plot_pareto(table, cost.value, limit)
+        return limit
 
-    cost.observe(update, "value")
-    share.observe(update, "value")
-    update()
-    box = w.VBox([w.HBox([cost, share]), out])
-    box.update = update
-    return box
+    return panel([cost, share], draw)
 
 
 # --- live search ------------------------------------------------------------------------------------
 
 def live_search_button(**defaults):
     """A button that runs :func:`labkit.nas.estimators.live_search` and plots what it saw."""
-    import ipywidgets as w
-
-    button, out = w.Button(description="search live", icon="play"), w.Output()
-
-    def on_click(_=None):
-        with out:
-            out.clear_output(wait=True)
-            result = E.live_search(**defaults)
-            on_click.result = result
-            plot_live(result)
-            _plt().show()
+    def run(**budget):
+        result = E.live_search(**{**defaults, **budget})
+        plot_live(result)
         return result
 
-    button.on_click(on_click)
-    box = w.VBox([button, out])
-    box.click = on_click
-    return box
+    return button("search live", run)
 
 
 def plot_live(result, ax=None):
@@ -234,20 +204,13 @@ def plot_live(result, ax=None):
 def dashboard(table=None, seeds: int = 30, **live):
     """One widget for NAS: the race (over ``seeds`` seeds), the Pareto explorer, the estimators, a live
     search (``live`` goes to :func:`labkit.nas.estimators.live_search`)."""
-    import ipywidgets as w
-
     check_int(seeds, "seeds", "nas.dashboard", low=1)
     table = table or load_table()
-    est = w.Output()
-    with est:
+    def plot_estimator_scores():
         try:
             plot_estimators(estimator_table(table=table))
-            _plt().show()
         except FileNotFoundError as err:
             print(err)
-    tabs = [("race", race_explorer(table, seeds)), ("accuracy vs cost", pareto_explorer(table)),
-            ("estimators", est), ("live search", live_search_button(**live))]
-    tab = w.Tab(children=[t for _, t in tabs])
-    for i, (title, _) in enumerate(tabs):
-        tab.set_title(i, title)
-    return tab
+
+    return tabs({"race": race_explorer(table, seeds), "accuracy vs cost": pareto_explorer(table),
+                 "estimators": figure(plot_estimator_scores), "live search": live_search_button(**live)})

@@ -15,6 +15,7 @@ from torch import nn
 from .. import cache, metrics
 from ..errors import check_choice
 from ..pruning import layer_sparsity
+from . import button, figure, panel, tabs
 
 DATA = cache.DATA_DIR / "pruning"
 COLORS = {"magnitude": "C0", "random": "C7", "taylor": "C1", "obd": "C2", "snip": "C3",
@@ -80,27 +81,15 @@ def plot_sweep(sweep: dict, criteria=("magnitude", "random"), granularity: str =
 def sweep_explorer(sweep: dict | None = None):
     """Dropdowns over the cached sweep: criteria x granularity x schedule."""
     import ipywidgets as w
-    from IPython.display import display
 
     sweep = sweep or load("sweep")
     crit = w.SelectMultiple(options=sweep["meta"]["criteria"], value=("magnitude", "random", "taylor"),
                             description="criteria", rows=5)
     gran = w.Dropdown(options=sweep["meta"]["granularities"], value="weight", description="granularity")
     sched = w.Dropdown(options=sweep["meta"]["schedules"], value="iterative", description="schedule")
-    out = w.Output()
-
-    def draw(_=None):
-        out.clear_output(wait=True)
-        with out:
-            plot_sweep(sweep, crit.value, gran.value, sched.value)
-            _plt().show()
-
-    for control in (crit, gran, sched):
-        control.observe(draw, names="value")
-    draw()
-    box = w.VBox([w.HBox([crit, w.VBox([gran, sched])]), out])
-    box.draw = draw
-    return box
+    controls = [crit, gran, sched]
+    return panel(controls, lambda: plot_sweep(sweep, crit.value, gran.value, sched.value),
+                 rows=[w.HBox([crit, w.VBox([gran, sched])])])
 
 
 # --- inside one network ----------------------------------------------------------------------------
@@ -285,41 +274,21 @@ def run_live_prune(rounds: int = 3, fraction: float = 0.5, epochs: int = 3, crit
 
 def live_prune_button(**defaults):
     """A button that runs :func:`run_live_prune` with a progress bar and plots the result."""
-    import ipywidgets as w
+    def run(**budget):
+        history = run_live_prune(**{**defaults, **budget})
+        ax = _plt().subplots(figsize=(6, 3))[1]
+        ax.plot([100 * h["sparsity"] for h in history], [100 * h["score"] for h in history], marker="o")
+        ax.set_xlabel("weights removed (%)")
+        ax.set_ylabel("validation accuracy (%)")
+        return history
 
-    button, out = w.Button(description="prune live", icon="play"), w.Output()
-
-    def on_click(_=None):
-        with out:
-            out.clear_output(wait=True)
-            history = run_live_prune(**defaults)
-            plt = _plt()
-            ax = plt.subplots(figsize=(6, 3))[1]
-            ax.plot([100 * h["sparsity"] for h in history], [100 * h["score"] for h in history], marker="o")
-            ax.set_xlabel("weights removed (%)")
-            ax.set_ylabel("validation accuracy (%)")
-            plt.show()
-
-    button.on_click(on_click)
-    box = w.VBox([button, out])
-    box.click = on_click
-    return box
+    return button("prune live", run)
 
 
 def dashboard(**kwargs):
     """One widget for the pruning topic: the sweep explorer and the cached lottery, latency, regrowth plots."""
-    import ipywidgets as w
-    from IPython.display import display
-
-    tabs = [("accuracy vs sparsity", sweep_explorer())]
+    pages = {"accuracy vs sparsity": sweep_explorer()}
     for title, name, plot in (("lottery ticket", "lottery", plot_lottery),
                               ("latency vs MACs", "latency", plot_latency), ("regrowth", "regrowth", plot_regrowth)):
-        out = w.Output()
-        with out:
-            plot(load(name))
-            _plt().show()
-        tabs.append((title, out))
-    tab = w.Tab(children=[t for _, t in tabs])
-    for i, (title, _) in enumerate(tabs):
-        tab.set_title(i, title)
-    return tab
+        pages[title] = figure(plot, load(name))
+    return tabs(pages)
