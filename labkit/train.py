@@ -2,15 +2,17 @@
 
 ``fit`` is the plain mini-batch loop (forward, loss, backward, step) with what a course lab needs
 around it: a seed that makes runs repeatable, a deliberate torch thread count, a ``tqdm.auto``
-progress bar, early stopping on the validation loss with the best weights restored, a per-epoch
-history, and two alarms:
+progress bar, early stopping on the validation loss (or accuracy) with the best weights restored, a
+per-epoch history with wall and CPU seconds, and two alarms:
 
 * a :class:`LearningWarning` when the training loss has not fallen by the end of training;
 * a :class:`LearningError` when no weight changed during the first epoch, the usual symptom of a
   forgotten ``optimizer.step()`` or of parameters that were never given to the optimizer.
 
 Topics hook in without forking the loop: ``loss_fn(model, xb, yb)`` replaces the loss (distillation's
-two-term loss), ``after_step(model)`` runs after each optimizer step (pruning re-applies its masks).
+two-term loss), ``after_step(model)`` runs after each optimizer step (pruning re-applies its masks),
+``on_epoch_end(model, history)`` runs after each epoch's evaluation and stops training by returning
+True (a performance estimator's own stopping rule, a plot that grows as training runs).
 
 Threads: tiny models on a busy 2-core machine train ~15x faster with one torch thread than with two,
 so ``threads=1`` is the default. Used by every notebook.
@@ -50,7 +52,8 @@ class TrainConfig:
     optimizer: str = "adam"     # "adam" | "adamw" | "sgd"
     momentum: float = 0.9       # SGD only
     weight_decay: float = 0.0   # L2 penalty (decoupled for "adamw")
-    patience: int | None = None  # early stopping: epochs without a better val loss; None = off
+    patience: int | None = None  # early stopping: epochs without a better monitored value; None = off
+    monitor: str = "val_loss"   # what early stopping watches: "val_loss" (lower) | "val_acc" (higher)
     seed: int = 0               # model init is the caller's; this fixes shuffling and dropout
     threads: int | None = 1     # torch intra-op threads; None leaves torch's setting alone
     progress: bool = True       # tqdm.auto bar over epochs
@@ -65,6 +68,7 @@ class TrainConfig:
         check_range(self.weight_decay, "weight_decay", owner, 0.0)
         if self.patience is not None:
             check_int(self.patience, "patience", owner, low=1)
+        check_choice(self.monitor, MONITORS, "monitor", owner)
         check_int(self.seed, "seed", owner, low=0)
         if self.threads is not None:
             check_int(self.threads, "threads", owner, low=1)
@@ -72,6 +76,7 @@ class TrainConfig:
 
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+MONITORS = ("val_loss", "val_acc")
 
 
 @dataclass
@@ -81,13 +86,18 @@ class History:
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)      # wall clock
+    epoch_cpu_seconds: list[float] = field(default_factory=list)  # this process's CPU time: fairer on a busy machine
     best_epoch: int | None = None     # index of the restored epoch when early stopping is on
     stopped_early: bool = False
 
     @property
     def seconds(self) -> float:
         return float(sum(self.epoch_seconds))
+
+    @property
+    def cpu_seconds(self) -> float:
+        return float(sum(self.epoch_cpu_seconds))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -122,7 +132,7 @@ def cross_entropy_loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> 
 
 def fit(model: nn.Module, train: Split, val: Split | None = None, config: TrainConfig | None = None, *,
         loss_fn: Callable | None = None, after_step: Callable | None = None,
-        torch_optimizer: torch.optim.Optimizer | None = None, **overrides) -> History:
+        on_epoch_end: Callable | None = None, torch_optimizer: torch.optim.Optimizer | None = None, **overrides) -> History:
     """Train ``model`` on ``train``; evaluate on ``val`` after every epoch.
 
     Keyword ``overrides`` replace fields of ``config`` (``fit(net, tr, va, epochs=5)``). Pass a
@@ -149,11 +159,12 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, config: TrainC
     opt = torch_optimizer or make_optimizer(params, config)
     loader = train.loader(config.batch_size, shuffle=True, seed=config.seed)
     hist = History()
-    best_state, best_loss, bad_epochs = None, float("inf"), 0
+    sign = 1.0 if config.monitor == "val_loss" else -1.0   # compare "lower is better" either way
+    best_state, best_score, bad_epochs = None, float("inf"), 0
     start_weights = [p.detach().clone() for p in params]
     epochs = _progress(range(config.epochs), config.progress, desc="epochs")
     for epoch in epochs:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model.train()
         total, seen = 0.0, 0
         for xb, yb in loader:
@@ -176,17 +187,22 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, config: TrainC
             hist.val_loss.append(ev["loss"])
             hist.val_acc.append(ev["accuracy"])
         hist.epoch_seconds.append(time.perf_counter() - t0)
+        hist.epoch_cpu_seconds.append(time.process_time() - c0)
         if config.progress and val is not None and hasattr(epochs, "set_postfix"):
             epochs.set_postfix(loss=f"{hist.train_loss[-1]:.3f}", val_acc=f"{hist.val_acc[-1]:.3f}")
         if config.patience is not None:
-            if hist.val_loss[-1] < best_loss - 1e-6:
-                best_loss, bad_epochs, hist.best_epoch = hist.val_loss[-1], 0, epoch
+            score = sign * getattr(hist, config.monitor)[-1]
+            if score < best_score - 1e-6:
+                best_score, bad_epochs, hist.best_epoch = score, 0, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 bad_epochs += 1
                 if bad_epochs >= config.patience:
                     hist.stopped_early = True
                     break
+        if on_epoch_end is not None and on_epoch_end(model, hist):
+            hist.stopped_early = True
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     if len(hist.train_loss) >= 2 and not hist.train_loss[-1] < hist.train_loss[0]:

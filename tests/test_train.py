@@ -56,6 +56,30 @@ def test_early_stopping_restores_the_best_epoch(xor):
     assert train.evaluate(net, xor.val)["loss"] == pytest.approx(min(hist.val_loss), rel=1e-5)
 
 
+def test_early_stopping_on_accuracy_restores_the_most_accurate_epoch(xor):
+    net = _net()
+    hist = train.fit(net, xor.train, xor.val, epochs=200, lr=5e-2, patience=3, monitor="val_acc", progress=False)
+    assert hist.stopped_early and hist.val_acc[hist.best_epoch] == max(hist.val_acc)
+    assert train.accuracy(net, xor.val) == pytest.approx(max(hist.val_acc))
+
+
+def test_an_epoch_end_hook_sees_each_epoch_and_can_stop_training(xor):
+    seen = []
+
+    def on_epoch_end(model, hist):
+        seen.append(len(hist.val_acc))
+        return hist.val_acc[-1] > 0.8           # a stopping rule of the caller's own
+
+    hist = train.fit(_net(), xor.train, xor.val, epochs=200, lr=5e-2, on_epoch_end=on_epoch_end, progress=False)
+    assert hist.stopped_early and seen == list(range(1, len(hist.val_acc) + 1)) and hist.val_acc[-1] > 0.8
+    assert len(hist.epoch_cpu_seconds) == len(hist.val_acc) and hist.cpu_seconds > 0
+
+
+def test_an_unknown_monitor_is_named(xor):
+    with pytest.raises(ParameterError, match="'monitor' parameter of TrainConfig must be one of 'val_loss', 'val_acc'"):
+        train.fit(_net(), xor.train, xor.val, patience=2, monitor="accuracy", progress=False)
+
+
 def test_hooks_replace_the_loss_and_run_after_each_step(xor):
     net, calls = _net(), {"loss": 0, "after": 0}
 
