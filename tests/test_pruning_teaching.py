@@ -12,6 +12,7 @@ from torch import nn
 matplotlib.use("Agg")
 
 from labkit import cache
+from labkit.errors import ParameterError
 from labkit.checks import ExerciseFailure
 from labkit.checks import pruning as checks
 from labkit.pruning import apply_masks, full_masks, keep_masks, magnitude_masks, sensitivity_scan
@@ -88,7 +89,8 @@ def caches(tmp_path, monkeypatch):
                                        for g in ("weight", "channel") for s in ("one-shot", "iterative")
                                        for seed in (0, 1)]})
     seed = {"sparsity": [0, 0.2, 0.36], "control_sparsity": [0.36],
-            "test": {"ticket": [0.6, 0.61, 0.6], "reinit": [0.5], "random_mask": [0.52]}}
+            "test": {"ticket": [0.6, 0.61, 0.6], "reinit": [0.5], "random_mask": [0.52]},
+            "val": {"ticket": [0.58, 0.6, 0.62], "reinit": [0.48], "random_mask": [0.5]}}
     cache.save_json(tmp_path / "lottery.json", {"model": "MLP", "data": "MNIST-1D", "seeds": [seed, seed]})
     cache.save_json(tmp_path / "latency.json", {
         "family": "cnn2d", "speedup": {"64": [{"width": 8, "speedup": 2.0, "mac_reduction": 3.0}]},
@@ -109,6 +111,21 @@ def test_sweep_explorer_redraws_on_every_control(caches):
     x, mean, std, n = viz.sweep_curve(viz.load("sweep"), "magnitude", "weight", "iterative")
     assert n == 2 and mean.tolist() == pytest.approx([0.9, 0.55])
     assert viz.sweep_curve(viz.load("sweep"), "taylor", "weight", "iterative") is None
+
+
+def test_lottery_explorer_reads_each_round_and_its_controls(caches):
+    box = viz.lottery_explorer()
+    rnd, split = box.children[0].children
+    rnd.value = 2
+    assert box.result == {"round": 2, "weights_left_pct": pytest.approx(64.0), "ticket_mean": pytest.approx(60.0),
+                          "ticket_std": 0.0, "reinit_mean": pytest.approx(50.0), "reinit_std": 0.0,
+                          "random_mask_mean": pytest.approx(52.0), "random_mask_std": 0.0}
+    rnd.value = 1                                  # a round without controls (they ran every other round)
+    assert box.result["reinit_mean"] is None and box.result["ticket_mean"] == pytest.approx(61.0)
+    split.value = "val"
+    assert box.result["ticket_mean"] == pytest.approx(60.0)
+    with pytest.raises(ParameterError, match=r"The 'round' parameter of lottery_round must be .*Got 3"):
+        viz.lottery_round(viz.load("lottery"), 3)
 
 
 def test_plots_and_dashboard_run_on_the_caches(caches):

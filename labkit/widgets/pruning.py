@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .. import cache, metrics
-from ..errors import check_choice
+from ..errors import check_choice, check_int
 from ..pruning import layer_sparsity
 from . import button, figure, panel, tabs
 
@@ -252,6 +252,48 @@ def plot_lottery(lottery: dict, ax=None, split: str = "test"):
     return ax
 
 
+def lottery_round(lottery: dict, round: int, split: str = "test") -> dict:
+    """Mean and std over seeds at one round of the cached search: the ticket, and the controls when that
+    round has them (they were trained at every other round)."""
+    check_choice(split, ("val", "test"), "split", "lottery_round")
+    seeds = lottery["seeds"]
+    levels = seeds[0]["sparsity"]
+    check_int(round, "round", "lottery_round", low=0, high=len(levels) - 1)
+    row = {"round": round, "weights_left_pct": 100 * (1 - levels[round])}
+    ticket = 100 * np.array([s[split]["ticket"][round] for s in seeds])
+    row.update(ticket_mean=float(ticket.mean()), ticket_std=float(ticket.std()))
+    controls = [abs(c - levels[round]) < 1e-9 for c in seeds[0]["control_sparsity"]]
+    for kind in ("reinit", "random_mask"):
+        acc = 100 * np.array([s[split][kind][controls.index(True)] for s in seeds]) if any(controls) else None
+        row.update({f"{kind}_mean": None if acc is None else float(acc.mean()),
+                    f"{kind}_std": None if acc is None else float(acc.std())})
+    return row
+
+
+def lottery_explorer(lottery: dict | None = None):
+    """A round slider and a split toggle over the cached lottery search: the curves with the round marked,
+    and that round's accuracies (mean +- std over seeds) for the ticket and its two controls."""
+    import ipywidgets as w
+
+    lottery = lottery or load("lottery")
+    rounds = len(lottery["seeds"][0]["sparsity"])
+    rnd = w.IntSlider(value=rounds // 2, min=0, max=rounds - 1, description="round", continuous_update=False)
+    split = w.ToggleButtons(options=[("validation", "val"), ("test", "test")], value="test")
+
+    def draw():
+        row = lottery_round(lottery, rnd.value, split.value)
+        ax = plot_lottery(lottery, split=split.value)
+        ax.axvline(row["weights_left_pct"], color="C1", lw=6, alpha=0.25)
+        text = f"round {row['round']}: {row['weights_left_pct']:.1f} % left, ticket {row['ticket_mean']:.1f} +- {row['ticket_std']:.1f}"
+        for kind, name in (("reinit", "re-init"), ("random_mask", "random mask")):
+            if row[f"{kind}_mean"] is not None:
+                text += f", {name} {row[f'{kind}_mean']:.1f} +- {row[f'{kind}_std']:.1f}"
+        ax.set_title(text + " (%)", fontsize=8)
+        return row
+
+    return panel([rnd, split], draw)
+
+
 # --- live training behind a button ---------------------------------------------------------------
 
 def run_live_prune(rounds: int = 3, fraction: float = 0.5, epochs: int = 3, criterion: str = "magnitude",
@@ -287,8 +329,7 @@ def live_prune_button(**defaults):
 
 def dashboard(**kwargs):
     """One widget for the pruning topic: the sweep explorer and the cached lottery, latency, regrowth plots."""
-    pages = {"accuracy vs sparsity": sweep_explorer()}
-    for title, name, plot in (("lottery ticket", "lottery", plot_lottery),
-                              ("latency vs MACs", "latency", plot_latency), ("regrowth", "regrowth", plot_regrowth)):
+    pages = {"accuracy vs sparsity": sweep_explorer(), "lottery ticket": lottery_explorer()}
+    for title, name, plot in (("latency vs MACs", "latency", plot_latency), ("regrowth", "regrowth", plot_regrowth)):
         pages[title] = figure(plot, load(name))
     return tabs(pages)
