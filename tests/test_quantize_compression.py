@@ -10,10 +10,10 @@ from torch import nn
 from labkit import data, models
 from labkit.errors import ParameterError
 from labkit.quantize.backend import OnnxModule, compare_latency, to_onnx
-from labkit.quantize.deep_compression import (DeepCompression, DeepCompressionConfig, sparse_entries,
+from labkit.quantize.deep_compression import (DeepCompression, DeepCompressionConfig, cnn_fc, sparse_entries,
                                               stage_size)
 from labkit.quantize.huffman import coded_bits, decode, encode, entropy_bits, huffman_code
-from labkit.quantize.kmeans import bake, kmeans_1d, share_weights
+from labkit.quantize.kmeans import bake, kmeans_1d, share_weights, shared_layers
 
 
 # --- k-means weight sharing -------------------------------------------------------------------------
@@ -143,9 +143,68 @@ def test_pruned_model_keeps_its_sparsity_and_shared_model_its_values(compressed)
     assert compressed.ratio_ > 4
 
 
+def test_layer_plan_follows_the_papers_per_layer_choices():
+    net = cnn_fc((40,), channels=(4, 4), hidden=(16, 16))
+    plan = DeepCompressionConfig().layer_plan(net)
+    kinds = [p["kind"] for p in plan.values()]
+    assert kinds == ["conv", "conv", "fc", "fc", "fc"]
+    first, conv, fc, _, last = plan.values()
+    assert first["sparsity"] == 0.16 and conv["sparsity"] == 0.62       # AlexNet conv1 keeps 84 %, conv2-5 38 %
+    assert fc["sparsity"] == 0.91 and last["sparsity"] == 0.75         # fc6/fc7 keep 9 %, fc8 25 %
+    assert (conv["bits"], conv["index_bits"], fc["bits"], fc["index_bits"]) == (8, 8, 5, 5)
+    same = DeepCompressionConfig(first_layer_sparsity=None, last_layer_sparsity=None).layer_plan(net)
+    assert [p["sparsity"] for p in same.values()] == [0.62, 0.62, 0.91, 0.91, 0.91]
+
+
+@pytest.fixture(scope="module")
+def compressed_cnn():
+    ds = data.load("mnist1d", seed=0)
+    torch.manual_seed(0)
+    net = cnn_fc(ds.input_shape, channels=(4, 4), hidden=(64,))
+    cfg = DeepCompressionConfig(prune_rounds=2, prune_epochs=1, share_epochs=1)
+    return DeepCompression(cfg, seed=0).fit(net, ds.train.subset(400), ds.val.subset(200))
+
+
+def test_each_layer_keeps_its_own_share_and_width(compressed_cnn):
+    dc = compressed_cnn
+    for name, plan in dc.plan_.items():
+        kept = dc.masks_[f"{name}.weight"].float().mean().item()
+        assert kept == pytest.approx(1 - plan["sparsity"], abs=0.02), name
+    for name, layer in shared_layers(dc.models_["shared"]).items():
+        assert layer.bits == dc.plan_[name]["bits"]
+        assert layer.codebook.numel() <= 2 ** layer.bits - 1                # one symbol kept for filler zeros
+
+
+def test_dropout_shrinks_with_the_connections_it_feeds(compressed_cnn):
+    pruned = compressed_cnn.models_["pruned"]
+    dropout = next(m for m in pruned if isinstance(m, nn.Dropout))
+    kept = compressed_cnn.masks_["11.weight"].float().mean().item()       # the Linear after the Dropout
+    assert dropout.p == pytest.approx(0.5 * math.sqrt(kept))             # Han et al. 2015, equation 2
+
+
+def test_conv_and_fc_gaps_take_their_own_width(compressed_cnn):
+    dc = compressed_cnn
+    pruned = dc.stages_[1]
+    for name, plan in dc.plan_.items():
+        entries = pruned.layers[name]["values"] // 32
+        assert pruned.layers[name]["positions"] == entries * plan["index_bits"]
+    rows = dc.layer_table()
+    assert [r["layer"] for r in rows] == list(dc.plan_)
+    assert all(r["index bits (Huffman)"] <= r["index bits"] + 1e-9 for r in rows)  # a code no longer than fixed
+    assert dc.ratio_ > 10
+
+
 def test_deep_compression_bad_input():
     with pytest.raises(ParameterError, match="'sparsity' parameter of DeepCompressionConfig"):
         DeepCompressionConfig(sparsity=1.0).validate()
+    with pytest.raises(ParameterError, match="'conv_sparsity' parameter of DeepCompressionConfig"):
+        DeepCompressionConfig(conv_sparsity=1.0).validate()
+    with pytest.raises(ParameterError, match="'conv_bits' parameter of DeepCompressionConfig"):
+        DeepCompressionConfig(conv_bits=0).validate()
+    with pytest.raises(ParameterError, match="'dropout' parameter of cnn_fc"):
+        cnn_fc((40,), dropout=1.0)
+    with pytest.raises(ParameterError, match="'hidden' parameter of cnn_fc"):
+        cnn_fc((40,), hidden=(0,))
     with pytest.raises(ParameterError, match="'teacher_weight' parameter of DeepCompressionConfig"):
         DeepCompressionConfig(teacher_weight=1.5).validate()
     with pytest.raises(ParameterError, match="'stage' parameter of stage_size must be one of 'fp32'"):

@@ -16,24 +16,40 @@ import torch
 from .. import cache, data, models, train
 from ..quantize.affine import QuantConfig, grid, observe_params
 from ..quantize.calibrate import quantized_layers
-from ..quantize.deep_compression import DeepCompressionConfig
+from ..quantize.deep_compression import DeepCompressionConfig, cnn_fc
 from ..quantize.fake import fold_batchnorm, quantize_model
 
 DATA = "quantize"
 SPEC = "cnn1d:32-32-32"     # the lab's MNIST-1D CNN
-WIDE_SPEC = "cnn1d:64-64-64"  # a wider CNN with redundancy for Deep Compression to remove
+DC_SPEC = "cnn_fc:64-64-64/512-512"   # Deep Compression's model: conv trunk + two wide fully connected layers
+CONV_SPEC = "cnn1d:64-64-64"          # the same trunk alone (all-conv): Deep Compression's contrast
 EPOCHS = 30                 # training budget of both (Adam, lr 1e-3)
-DC_CONFIG = DeepCompressionConfig(teacher_weight=0.5)   # 90 % pruned (input, head 50 %), 4-bit sharing, dense teacher
+DC_CONFIG = DeepCompressionConfig()   # the paper's per-layer choices (AlexNet, Table 4): fc 9 %, conv 38 % kept
+
+
+def build(spec: str, ds):
+    """``models.build`` for the lab's specs, and ``"cnn_fc:<channels>/<hidden>"`` for :func:`cnn_fc`.
+
+    >>> from labkit import data
+    >>> sum(p.numel() for p in build("cnn_fc:8-8/32", data.load("mnist1d")).parameters())
+    3330
+    """
+    if spec.startswith("cnn_fc:"):
+        channels, hidden = spec.split(":", 1)[1].split("/")
+        widths = lambda text: tuple(int(w) for w in text.split("-"))  # noqa: E731
+        return cnn_fc(ds.input_shape, widths(channels), widths(hidden), ds.num_classes)
+    return models.build(spec, ds)
 
 
 def model_path(spec: str = SPEC, seed: int = 0):
-    return cache.DATA_DIR / DATA / f"{spec.replace(':', '_')}_seed{seed}.pt"
+    name = spec.replace(":", "_").replace("/", "_")
+    return cache.DATA_DIR / DATA / f"{name}_seed{seed}.pt"
 
 
 def trained_cnn(ds, seed: int = 0, spec: str = SPEC, progress: bool = False):
-    """The CNN ``spec`` trained with ``seed``: read from ``data/quantize`` if precomputed, else trained now."""
+    """The network ``spec`` trained with ``seed``: read from ``data/quantize`` if precomputed, else trained now."""
     torch.manual_seed(seed)
-    net = models.build(spec, ds)
+    net = build(spec, ds)
     path = model_path(spec, seed)
     if path.exists():
         return cache.load_state_dict(net, path).eval()
@@ -41,9 +57,9 @@ def trained_cnn(ds, seed: int = 0, spec: str = SPEC, progress: bool = False):
     return net.eval()
 
 
-def trained_wide_cnn(ds, seed: int = 0, progress: bool = False):
-    """The wider CNN of the Deep Compression section."""
-    return trained_cnn(ds, seed, WIDE_SPEC, progress)
+def trained_dc_model(ds, seed: int = 0, progress: bool = False):
+    """The network of the Deep Compression section: CNN 64-64-64 with a 512-512 fully connected head."""
+    return trained_cnn(ds, seed, DC_SPEC, progress)
 
 
 def button(description: str, callback):
@@ -121,7 +137,7 @@ def plot_sweep(rows: list[dict], x: str, group: str, ax=None, title: str = "", b
     return ax
 
 
-def plot_waterfall(summary: list[dict], ax=None):
+def plot_waterfall(summary: list[dict], ax=None, title: str = "Deep Compression: size after each stage"):
     """Stored kB of each Deep Compression stage, with the ratio to fp32 and the accuracy on each bar."""
     ax = ax or plt.subplots(figsize=(6, 3.5))[1]
     names = [r["stage"] for r in summary]
@@ -130,7 +146,7 @@ def plot_waterfall(summary: list[dict], ax=None):
     for bar, r in zip(bars, summary):
         ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{r['ratio']:.1f}x\nacc {r['val_acc']:.3f}",
                 ha="center", va="bottom", fontsize=8)
-    ax.set(xlabel="stage", ylabel="stored size (kB)", title="Deep Compression: size after each stage")
+    ax.set(xlabel="stage", ylabel="stored size (kB)", title=title)
     ax.set_ylim(0, max(kb) * 1.3)
     return ax
 
