@@ -3,7 +3,8 @@
 Branin with 50 evaluations and Hartmann-6 with 100, the same budget for every method, `--seeds` seeds
 (default 10). Methods: labkit grid (coarse-to-fine), labkit random, labkit BO (EI), skopt gp_minimize
 with its defaults, Optuna TPE and Optuna random. Simple regret = best value found - known optimum;
-seconds per suggestion = (run time - objective time) / evaluations, measured inside each run.
+seconds per suggestion = (run time - objective time) / evaluations, measured inside each run as CPU
+time of the run's single thread (wall-clock time on a shared machine measures the neighbours' load).
 
 Every library gets one BLAS thread (set before numpy loads): on a shared 2-core machine several BLAS
 threads per process made the same GP code 10x slower for all of them. Runs go to a process pool of
@@ -11,8 +12,9 @@ threads per process made the same GP code 10x slower for all of them. Runs go to
 
     python benchmarks/hpo.py [--seeds 10] [--workers 2] [--skopt-seeds N]
 
-skopt costs 1-10 s per suggestion on a busy machine: `--skopt-seeds N` runs it on the first N seeds only,
-and every comparison with it then uses those same seeds.
+skopt costs 0.5-1.5 s per suggestion, most of the run: its jobs go first, Hartmann-6 before Branin, so
+the two workers finish together. Every method runs on every seed by default; `--skopt-seeds N` (for a
+quick look only) runs skopt on the first N seeds, and every comparison with it then uses those seeds.
 
 Ends with the line
 hpo: branin_regret_ratio_vs_skopt=<x> hartmann6_regret_ratio_vs_skopt=<x> suggest_time_ratio_vs_skopt=<x> bo_beats_random=<true|false>
@@ -45,9 +47,9 @@ class Counted:
         self.f, self.seconds, self.values = f, 0.0, []
 
     def __call__(self, params):
-        started = time.perf_counter()
+        started = time.process_time()
         value = self.f(params)
-        self.seconds += time.perf_counter() - started
+        self.seconds += time.process_time() - started
         self.values.append(value)
         return value
 
@@ -57,7 +59,7 @@ def run(problem: str, method: str, seed: int):
     f = Counted(make())
     names = f.f.space.names
     bounds = [(p.low, p.high) for p in f.f.space.params.values()]
-    started = time.perf_counter()
+    started = time.process_time()   # CPU time of this process's one thread
     if method == "labkit grid":
         GridSearch(f.f.space, levels=levels).optimize(f, budget)
     elif method == "labkit random":
@@ -75,7 +77,7 @@ def run(problem: str, method: str, seed: int):
         study = optuna.create_study(sampler=sampler)
         study.optimize(lambda t: f({n: t.suggest_float(n, lo, hi) for n, (lo, hi) in zip(names, bounds)}),
                        n_trials=budget)
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     regret = min(f.values[:budget]) - f.f.optimum
     return problem, method, seed, regret, (seconds - f.seconds) / len(f.values)
 
@@ -108,8 +110,8 @@ def main():
 
     print(f"labkit.hpo vs scikit-optimize and Optuna: {args.seeds} seeds (skopt: the first {skopt_seeds}), "
           f"{args.workers} worker processes, one BLAS thread each; {time.perf_counter() - started:.0f} s in all")
-    print("simple regret = best found - optimum, median [25 %, 75 %] over seeds; s/suggestion = optimiser time "
-          "per evaluation (run time minus objective time)\n")
+    print("simple regret = best found - optimum, median [25 %, 75 %] over seeds; s/suggestion = optimiser CPU "
+          "time per evaluation (run time minus objective time, one thread)\n")
     header = f"{'problem':<11} {'budget':>6}  {'method':<18} {'median regret':>13}  {'[q25, q75]':<22} {'s/suggestion':>12}"
     print(header)
     print("-" * len(header))
@@ -135,6 +137,7 @@ def main():
     beats = all(summary[(p, "labkit BO (EI)")][0] < summary[(p, "labkit random")][0] for p in PROBLEMS)
     print(f"goal: BO regret ratios <= 1 and suggestion time ratio <= 0.33 (labkit BO {ours:.3f} s, skopt {theirs:.3f} s "
           "per suggestion, mean over both problems; timings are noisy on a shared machine)")
+    print(f"total wall time {time.perf_counter() - started:.0f} s with {args.workers} worker processes")
     print(f"hpo: branin_regret_ratio_vs_skopt={ratio['branin']:.3g} hartmann6_regret_ratio_vs_skopt="
           f"{ratio['hartmann6']:.3g} suggest_time_ratio_vs_skopt={ours / theirs:.3g} "
           f"bo_beats_random={str(beats).lower()}")

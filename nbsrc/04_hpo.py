@@ -168,10 +168,13 @@ assert refined.best_params_["lr"] > 1e-2 and fixed.best_params_["lr"] <= 1e-2 * 
 #
 # $$\mathrm{EI}(x) = (y^* - m(x) - \xi)\,\Phi(z) + s(x)\,\varphi(z).$$
 #
+# With $\xi = 0$ this is EI as Jones, Schonlau & Welch (1998) define it, `BayesSearch`'s default; a margin
+# $\xi > 0$ (in the error's own units) discounts small gains and pushes the search away from the best point.
+#
 # *Exercise 3.* Write it (`scipy.stats.norm.cdf` is $\Phi$, `norm.pdf` is $\varphi$).
 
 # %% exercise="ei"
-def expected_improvement(mean, std, best, xi=0.01):
+def expected_improvement(mean, std, best, xi=0.0):
     """EI of each candidate (we minimise the error): arrays in, array out."""
     ### BEGIN SOLUTION
     improvement = best - mean - xi

@@ -257,6 +257,12 @@ def test_bad_space(build, match):
     (lambda: GridSearch({"x": Uniform(0, 1)}, shrink=1.0), 5, "'shrink' parameter of GridSearch"),
     (lambda: BayesSearch({"x": Uniform(0, 1)}, acquisition="magic"), 20, "'acquisition' parameter of BayesSearch"),
     (lambda: BayesSearch({"x": Uniform(0, 1)}, xi=-1.0), 20, "'xi' parameter of BayesSearch"),
+    (lambda: BayesSearch({"x": Uniform(0, 1)}, config=BayesConfig(polish_iter=0)), 20,
+     "'polish_iter' parameter of BayesConfig must be an int >= 1"),
+    (lambda: BayesSearch({"x": Uniform(0, 1)}, config=BayesConfig(n_candidates=0)), 20,
+     "'n_candidates' parameter of BayesConfig"),
+    (lambda: BayesSearch({"x": Uniform(0, 1)}, config=BayesConfig(local_share=1.5)), 20,
+     r"'local_share' parameter of BayesConfig must be a float in \[0, 1\]"),
     (lambda: RandomSearch({"x": Uniform(0, 1)}, seed=-1), 5, "'seed' parameter of RandomSearch"),
 ])
 def test_bad_search_arguments(search, budget, match):

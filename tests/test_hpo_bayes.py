@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.optimize import approx_fprime
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
-from labkit.hpo import BayesConfig, BayesSearch, GaussianProcess, GPConfig, RandomSearch
+from labkit.hpo import BayesConfig, BayesSearch, GaussianProcess, GPConfig, RandomSearch, Uniform
 from labkit.hpo.acquisition import expected_improvement, probability_of_improvement, upper_confidence_bound
 from labkit.hpo.functions import Branin
 from labkit.hpo.gp import _neg_log_likelihood, matern52
@@ -27,8 +26,9 @@ def test_likelihood_gradient_is_exact():
     X, z = rng.random((12, 3)), rng.standard_normal(12)
     diff2 = (X[:, None] - X[None]) ** 2
     theta = np.array([np.log(0.4), np.log(0.8), np.log(1.5), 0.3, np.log(1e-2)])
-    numeric = approx_fprime(theta, lambda t: _neg_log_likelihood(t, diff2, z, 1e-8)[0], 1e-6)
-    np.testing.assert_allclose(_neg_log_likelihood(theta, diff2, z, 1e-8)[1], numeric, rtol=1e-4, atol=1e-5)
+    for prior in (None, (3.0, 6.0)):
+        numeric = _central(lambda t: _neg_log_likelihood(t, diff2, z, 1e-8, prior)[0], theta)
+        np.testing.assert_allclose(_neg_log_likelihood(theta, diff2, z, 1e-8, prior)[1], numeric, rtol=1e-4, atol=1e-5)
 
 
 def test_gp_posterior_equals_sklearn_with_the_same_hyperparameters():
@@ -52,12 +52,50 @@ def test_gp_fit_is_at_least_as_likely_as_sklearn():
     rng = np.random.default_rng(3)
     X = rng.random((15, 2))
     y = np.cos(4 * X[:, 0]) * X[:, 1]
-    gp = GaussianProcess().fit(X, y, rng)
+    gp = GaussianProcess(GPConfig(length_scale_prior=None)).fit(X, y, rng)   # maximum likelihood, as sklearn
     z = (y - y.mean()) / y.std()
     ours = -_neg_log_likelihood(gp.theta_, (X[:, None] - X[None]) ** 2, z, gp.config.jitter)[0]
     kernel = ConstantKernel(1.0, (0.01, 100)) * Matern(np.ones(2), (0.01, 100), nu=2.5) + WhiteKernel(1e-3, (1e-6, 0.1))
     sk = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=1, random_state=0).fit(X, y)
     assert ours >= sk.log_marginal_likelihood_value_ - 0.5
+
+
+def test_gp_gradient_is_exact():
+    rng = np.random.default_rng(5)
+    X = rng.random((25, 3))
+    gp = GaussianProcess().fit(X, np.sin(4 * X[:, 0]) + X[:, 1] * X[:, 2], rng)
+    x = rng.random(3)
+    mean, std, dmean, dstd = gp.predict_gradient(x)
+    np.testing.assert_allclose([mean, std], np.ravel(gp.predict(x[None])), rtol=1e-10)
+    np.testing.assert_allclose(dmean, _central(lambda v: gp.predict(v[None])[0][0], x), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(dstd, _central(lambda v: gp.predict(v[None])[1][0], x), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("acquisition", ["ei", "pi", "ucb"])
+def test_polished_acquisition_gradient_is_exact(acquisition):
+    rng = np.random.default_rng(6)
+    X = rng.random((20, 2))
+    search = BayesSearch({"a": Uniform(0, 1), "b": Uniform(0, 1)}, acquisition=acquisition)
+    search._start()
+    search.gp_ = GaussianProcess().fit(X, np.cos(5 * X[:, 0]) * X[:, 1], rng)
+    negative = search._negative_acquisition(best=-0.3)
+    x = np.array([0.4, 0.7])
+    np.testing.assert_allclose(negative(x)[1], _central(lambda v: negative(v)[0], x), rtol=1e-4, atol=1e-8)
+
+
+def _central(f, x, h=1e-6):
+    """Central finite differences of a scalar f at x (error O(h^2), unlike forward differences' O(h))."""
+    return np.array([(f(x + e) - f(x - e)) / (2 * h) for e in h * np.eye(len(x))])
+
+
+def test_ei_default_is_jones_ei_without_margin():
+    mean, std = np.array([0.1, -0.2]), np.array([0.3, 0.5])
+    search = BayesSearch({"x": Uniform(0, 1)})
+    search._start()
+    np.testing.assert_allclose(search.acquire(mean, std, 0.0), expected_improvement(mean, std, 0.0, xi=0.0))
+    pi = BayesSearch({"x": Uniform(0, 1)}, acquisition="pi")
+    pi._start()
+    np.testing.assert_allclose(pi.acquire(mean, std, 0.0), probability_of_improvement(mean, std, 0.0, xi=0.01))
 
 
 def test_acquisitions_match_scikit_optimize():

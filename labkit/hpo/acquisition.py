@@ -9,9 +9,14 @@ validation error (which we minimise), the best value so far y* and z = (y* - m(x
     UCB(x) = -m(x) + kappa s(x)                         upper confidence bound of -f (Srinivas 2010)
 
 Phi, phi: the standard normal CDF and density. xi > 0 and kappa > 0 buy exploration: a larger value
-prefers points the GP is unsure about. Defaults follow scikit-optimize's gp_minimize: xi = 0.01,
-kappa = 1.96. Each function takes arrays of means and deviations and returns scores, higher = better;
-a new acquisition is one more such function. Used by bayes.py and notebook 04 (exercise: EI).
+prefers points the GP is unsure about. xi is in the objective's own units, so no one value fits every
+objective. EI's default is xi = 0, EI as Jones, Schonlau & Welch (1998) define it and as BoTorch computes
+it; xi = 0.01 (scikit-optimize's default) discounts every improvement by 0.01, so near the optimum,
+where the GP is sure of small gains only, EI stops refining: on Hartmann-6 (seeds 100-109, 100 trials)
+BayesSearch's median regret was 4.7e-3 with xi = 0.01 and 1.1e-4 with xi = 0. PI keeps xi = 0.01: with
+xi = 0 it is greedy (Kushner 1964 added the margin). kappa = 1.96 as in scikit-optimize. Each function
+takes arrays of means and deviations and returns scores, higher = better; a new acquisition is one more
+such function. Used by bayes.py and notebook 04 (exercise: EI).
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import numpy as np  # noqa: F401  (the doctests use it)
 from scipy.stats import norm
 
 
-def expected_improvement(mean, std, best, xi: float = 0.01):
+def expected_improvement(mean, std, best, xi: float = 0.0):
     """EI = (y* - m - xi) Phi(z) + s phi(z), z = (y* - m - xi) / s.
 
     >>> round(float(expected_improvement(np.array([0.0]), np.array([1.0]), best=0.0, xi=0.0)[0]), 4)
