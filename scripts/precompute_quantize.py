@@ -20,9 +20,11 @@ from labkit import cache, data, models, train
 from labkit.quantize import QuantConfig, fold_batchnorm, prepare_qat, quantize_model
 from labkit.quantize.deep_compression import DeepCompression
 from labkit.quantize.kmeans import bake, share_weights
+from labkit.pruning.allocation import sensitivity_scan
 from labkit.widgets import quantize as qw
 
 QAT_EPOCHS, QAT_LR = 10, 3e-4
+SENSITIVITY_SPARSITIES = (0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
 
 
 def trained(ds, spec: str, seed: int):
@@ -75,9 +77,13 @@ def deep_compression():
         torch.manual_seed(0)
         net = qw.build(spec, ds)
         train.fit(net, ds.train, ds.val, epochs=qw.EPOCHS, seed=0, progress=False)
-        dc = DeepCompression(qw.DC_CONFIG, seed=0).fit(net.eval(), ds.train, ds.val)
+        net.eval()
+        scan = sensitivity_scan(net, lambda m: train.accuracy(m, ds.val), SENSITIVITY_SPARSITIES)  # Han et al. 2015, fig. 5
+        dc = DeepCompression(qw.DC_CONFIG, seed=0).fit(net, ds.train, ds.val)
         out[key] = {"spec": spec, "weights": sum(m.numel() for m in dc.masks_.values()), "summary": dc.summary(),
-                    "parts": {s.stage: s.parts for s in dc.stages_}, "layers": dc.layer_table()}
+                    "parts": {s.stage: s.parts for s in dc.stages_}, "layers": dc.layer_table(),
+                    "sensitivity": {"sparsities": scan.sparsities, "dense": scan.dense,
+                                    "scores": {n.removesuffix(".weight"): v for n, v in scan.scores.items()}}}
         print(f"Deep Compression of {spec}: {dc.ratio_:.1f}x, {time.time() - t0:.0f} s", flush=True)
     cache.save_json(cache.DATA_DIR / qw.DATA / "deep_compression.json", out)
 

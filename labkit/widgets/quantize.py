@@ -151,6 +151,27 @@ def plot_waterfall(summary: list[dict], ax=None, title: str = "Deep Compression:
     return ax
 
 
+def plot_sensitivity(sensitivity: dict, plan: list[dict], ax=None, title: str = ""):
+    """Validation accuracy with one layer pruned alone (no retraining) against its sparsity, per layer.
+
+    ``sensitivity``: ``{"sparsities", "dense", "scores": {layer: [accuracy per sparsity]}}``; ``plan``:
+    rows of ``DeepCompression.layer_table()``, whose kept share is marked on each curve.
+    """
+    ax = ax or plt.subplots(figsize=(6, 3.5))[1]
+    x = 100 * np.array(sensitivity["sparsities"])
+    kinds = {row["layer"]: row for row in plan}
+    for layer, row in kinds.items():                     # in the network's order
+        scores = sensitivity["scores"][layer]
+        line, = ax.plot(x, scores, marker="o", ls="-" if row["kind"] == "fc" else "--",
+                        label=f"{row['kind']} {layer} ({row['weights']:,} w)")
+        ax.axvline(100 - row["kept %"], color=line.get_color(), lw=0.8, alpha=0.5)
+    ax.axhline(sensitivity["dense"], color="k", lw=1, ls=":", label="dense")
+    ax.set(xlabel="weights removed from this layer alone (%)", ylabel="validation accuracy (fraction)",
+           title=title or "Pruning sensitivity per layer (no retraining); vertical lines: the plan")
+    ax.legend(fontsize=7)
+    return ax
+
+
 def plot_latency(latency: dict[str, dict], ax=None, title: str = ""):
     """Per model: median wall-clock time (with quartiles) and median CPU time of the calling thread."""
     ax = ax or plt.subplots(figsize=(6, 3))[1]
