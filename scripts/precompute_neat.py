@@ -25,7 +25,7 @@ from labkit.widgets import neat as neatw  # noqa: E402
 
 OUT = cache.DATA_DIR / "neat"
 
-SPIRALS = {"n": 200, "noise": 0.05, "turns": 1.0, "seed": 0}
+SPIRALS = {"n": 200, "noise": 0.05, "seed": 0}              # labkit.data.make_toy("spirals", ...)
 # Larger structural rates, as the paper uses for larger problems, and tanh hidden units.
 SPIRALS_CONFIG = dict(add_node_prob=0.1, add_connection_prob=0.3, activation="tanh")
 

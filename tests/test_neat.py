@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from labkit.data import make_toy
 from labkit.errors import ParameterError
 from labkit.nas.neat import (NEAT, ConnectionGene, FeedForwardNetwork, Genome, InnovationTracker, NEATConfig,
                              align, crossover, distance, fine_tune, initial_genome, mutate_add_connection,
@@ -256,8 +257,11 @@ def test_fully_connected_start_has_hidden_nodes_from_the_first_generation():
 def test_tasks_give_binary_targets_and_the_papers_xor_fitness():
     t = tasks.xor()
     assert t.fitness(np.array([[0.5]] * 4)) == pytest.approx((4 - 2.0) ** 2)
-    for task in (tasks.circles(n=50), tasks.spirals(n=50)):
+    for name in ("circles", "moons", "spirals"):
+        task = tasks.make(name, n=50, noise=0.1, seed=3)
         assert task.X.shape == (50, 2) and set(np.unique(task.y)) == {0.0, 1.0}
+        X, y = make_toy(name, n=50, noise=0.1, seed=3)       # the course's toy sets, not a copy
+        assert np.array_equal(task.X, X) and np.array_equal(task.y, y)
 
 
 @pytest.mark.parametrize("field, value, match", [
@@ -287,8 +291,8 @@ def test_bad_run_arguments_are_rejected():
     with pytest.raises(ParameterError, match=r"'fitness' parameter of NEAT.tell"):
         neat.tell([-1.0] * 10)
     with pytest.raises(ParameterError, match=r"'name' parameter of tasks.make"):
-        tasks.make("moons")
-    with pytest.raises(ParameterError, match=r"'n' parameter of spirals"):
+        tasks.make("rings")
+    with pytest.raises(ParameterError, match=r"'n' parameter of make_toy"):
         tasks.spirals(n=1)
 
 

@@ -2,8 +2,11 @@
 
 Citations: "[paper]" is K. O. Stanley and R. Miikkulainen, "Evolving Neural Networks through
 Augmenting Topologies", Evolutionary Computation 10(2), 2002 (its "parameter settings" paragraph
-lists the XOR values); "[ref code]" is the authors' NEAT C++ release, whose parameter file and
-mutation code fill in what the paper leaves out; "[labkit]" marks a choice of ours, stated as such.
+lists the XOR values, sec. 3.3 the selection rules); "[ref code]" is the authors' NEAT C++ release
+(1.2.1), whose XOR parameter file (its names in quotes below) and genome code fill in only what the
+paper leaves out. Where the two disagree, the paper wins and the comment says what the code does.
+Held-out check of these defaults: XOR seeds 1000-1099 (the benchmark's seeds 0-29 were not used)
+solved 99/100, mean 6,641 evaluations (standard error 463) against the paper's 4,755.
 """
 from __future__ import annotations
 
@@ -34,35 +37,43 @@ class NEATConfig:
 
     # -- selection
     stagnation_generations: int = 15        # a species not improving this long stops breeding [paper]
+                                            # (ref code "dropoff_age 15": its fitness is cut to 1 %)
     population_stagnation_generations: int = 20   # then only the top 2 species breed [paper]
     elitism_min_species_size: int = 5       # champion copied unchanged if species > 5 members [paper]
-    survival_threshold: float = 0.4         # best 40 % of a species are its parents; ref code 0.2,
-                                            # [labkit] tuned on XOR seeds 1000-1015, 2000-2015
-    representative: str = "random"          # next generation's yardstick: "random" member [paper]
-                                            # or last "champion" [ref code]
+    survival_threshold: float = 0.2         # parents: the best floor(0.2 * size) + 1 of a species;
+                                            # the paper only says the worst are removed
+                                            # [ref code "survival_thresh 0.20"]
+    representative: str = "random"          # next generation's yardstick: a "random" member [paper];
+                                            # the ref code compares with the last "champion"
 
     # -- mutation
-    weight_mutation_prob: float = 0.8       # genome's weights mutated [paper]
+    weight_mutation_prob: float = 0.8       # genome's weights mutated [paper] (ref code 0.9)
     weight_perturb_prob: float = 0.9        # a weight is uniformly perturbed, else replaced [paper]
-    weight_mutation_power: float = 2.5      # perturbation and replacement from U(-2.5, 2.5) [ref code]
-    weight_init_range: float = 1.0          # first and new-link weights from U(-1, 1) [ref code]
+    weight_mutation_power: float = 2.5      # perturbation and replacement from U(-2.5, 2.5)
+                                            # [ref code "weigh_mut_power 2.5"]
+    weight_init_range: float = 1.0          # first and new-link weights from U(-1, 1) [ref code:
+                                            # xorstartgenes weights 0, then a cold mutation of power 1]
     weight_max: float = 8.0                 # weights clipped to [-8, 8] [ref code]
     add_node_prob: float = 0.03             # [paper, "smaller populations"]
     add_connection_prob: float = 0.05       # [paper, "smaller populations"]
-    toggle_enable_prob: float = 0.0         # enable/disable mutation; off for XOR [ref code]
-    add_connection_tries: int = 20          # attempts to find a new feed-forward link [ref code]
+    toggle_enable_prob: float = 0.0         # enable/disable mutation; off for XOR
+                                            # [ref code "mutate_toggle_enable_prob 0.00"]
+    add_connection_tries: int = 20          # attempts to find a new feed-forward link
+                                            # [ref code "newlink_tries 20"]
 
     # -- crossover
     disable_inherited_prob: float = 0.75    # gene disabled if disabled in either parent [paper]
     mutation_only_prob: float = 0.25        # offspring without crossover [paper]
-    mate_only_prob: float = 0.2             # crossover offspring left unmutated [ref code]
-    crossover_average_prob: float = 0.4     # matching genes get the parents' mean weight [ref code]
+    mate_only_prob: float = 0.2             # crossover offspring left unmutated
+                                            # [ref code "mate_only_prob 0.2"]
+    crossover_average_prob: float = 0.4     # matching genes get the parents' mean weight
+                                            # [ref code "mate_multipoint_avg_prob 0.4"]
     interspecies_mating_prob: float = 0.001 # [paper]
 
     # -- phenotype
-    activation: str = "sigmoid"             # hidden nodes
-    output_activation: str = "sigmoid"
-    sigmoid_slope: float = 4.9              # 1 / (1 + exp(-4.9 x)) [paper]
+    activation: str = "sigmoid"             # hidden nodes; the paper's sigmoid "at all nodes"
+    output_activation: str = "sigmoid"      # [paper]
+    sigmoid_slope: float = 4.9              # 1 / (1 + exp(-4.9 x)) [paper] (ref code 4.924273)
 
     # -- ablations
     speciation: bool = True                 # False: one species, no niches [paper, ablations]

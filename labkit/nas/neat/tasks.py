@@ -4,7 +4,8 @@ A task holds inputs ``X`` (n, 2) and 0/1 targets ``y`` (n,) and turns one networ
 fitness. For XOR the paper's fitness is ``(4 - sum |o_i - y_i|)^2`` (at most 16), and a run is solved
 when all four outputs fall on the right side of 0.5. Other sets use the same form scaled to [0, 1]:
 ``(1 - mean |o_i - y_i|)^2``. Evaluating a population decodes each genome once and feeds it the
-whole batch (see :mod:`labkit.nas.neat.phenotype`). Used by notebook 06 and ``benchmarks/neat.py``.
+whole batch (see :mod:`labkit.nas.neat.phenotype`). The 2-D sets are the course's toy sets from
+:func:`labkit.data.make_toy`. Used by notebook 06 and ``benchmarks/neat.py``.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labkit.errors import check_choice, check_int, check_range
+from labkit.data import make_toy
+from labkit.errors import check_choice
 from labkit.nas.neat.config import NEATConfig
 from labkit.nas.neat.genome import Genome
 from labkit.nas.neat.phenotype import FeedForwardNetwork
@@ -55,40 +57,46 @@ def xor() -> Task:
     return Task("xor", X, np.array([0.0, 1.0, 1.0, 0.0]), fitness_scale=16.0)
 
 
+def _toy(name: str, n: int, noise: float, seed: int) -> Task:
+    X, y = make_toy(name, n=n, noise=noise, seed=seed)       # the course's toy sets (labkit.data)
+    return Task(name, X.astype(np.float64), y.astype(np.float64))
+
+
 def circles(n: int = 200, noise: float = 0.05, seed: int = 0) -> Task:
-    """A disc inside a ring, inputs in about [-1, 1]^2.
+    """A disc inside a ring (``labkit.data.make_toy("circles")``), inputs in about [-1, 1]^2.
 
     >>> circles(n=10).X.shape
     (10, 2)
     """
-    check_int(n, "n", "circles", low=4)
-    check_range(noise, "noise", "circles", 0.0, None)
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    radius = np.where(y == 1, 0.4, 0.9) + noise * rng.standard_normal(n)
-    angle = rng.uniform(0, 2 * np.pi, n)
-    X = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
-    return Task("circles", X, y.astype(np.float64))
+    return _toy("circles", n, noise, seed)
 
 
-def spirals(n: int = 200, noise: float = 0.05, turns: float = 1.0, seed: int = 0) -> Task:
-    """Two interleaved spirals of ``turns`` revolutions, inputs in about [-1, 1]^2.
+def moons(n: int = 200, noise: float = 0.05, seed: int = 0) -> Task:
+    """Two interleaving half-moons (``labkit.data.make_toy("moons")``).
+
+    >>> sorted(set(moons(n=10).y.tolist()))
+    [0.0, 1.0]
+    """
+    return _toy("moons", n, noise, seed)
+
+
+def spirals(n: int = 200, noise: float = 0.05, seed: int = 0) -> Task:
+    """Two interleaved spirals (``labkit.data.make_toy("spirals")``), inputs in about [-1, 1]^2.
 
     >>> spirals(n=10).y.tolist()
     [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
     """
-    check_int(n, "n", "spirals", low=4)
-    check_range(noise, "noise", "spirals", 0.0, None)
-    check_range(turns, "turns", "spirals", 0.0, None, low_inclusive=False)
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    t = np.sqrt(rng.uniform(0.02, 1.0, n))                        # radius, denser near the centre
-    angle = 2 * np.pi * turns * t + np.pi * y
-    X = np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1) + noise * rng.standard_normal((n, 2))
-    return Task("spirals", X, y.astype(np.float64))
+    return _toy("spirals", n, noise, seed)
+
+
+TASKS = {"xor": xor, "circles": circles, "moons": moons, "spirals": spirals}
 
 
 def make(name: str, **kwargs) -> Task:
-    """A task by name: ``"xor"``, ``"circles"`` or ``"spirals"``."""
-    check_choice(name, ("xor", "circles", "spirals"), "name", "tasks.make")
-    return {"xor": xor, "circles": circles, "spirals": spirals}[name](**kwargs)
+    """A task by name: ``"xor"`` (the paper's four rows), ``"circles"``, ``"moons"`` or ``"spirals"``.
+
+    >>> make("moons", n=20).X.shape
+    (20, 2)
+    """
+    check_choice(name, tuple(TASKS), "name", "tasks.make")
+    return TASKS[name](**kwargs)
