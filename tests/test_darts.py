@@ -231,6 +231,18 @@ def test_search_moves_alpha_and_records_its_trajectory(order):
     assert isinstance(s.genotype_, Genotype) and len(s.history_["val_acc"]) == 2
 
 
+def test_warm_up_trains_the_weights_and_freezes_alpha():
+    train, val = _blobs(seed=0), _blobs(seed=1)
+    s = DartsSearch(NetworkConfig(channels=2, cells=1, nodes=2),
+                    SearchConfig(epochs=2, warmup_epochs=1, batch_size=32, seed=0))
+    w0 = [p.detach().clone() for p in s.setup(3, 3).net_.weights()]
+    s.fit(train, val)
+    assert np.array_equal(s.alpha_history_[0], s.alpha_history_[1])  # epoch 1: w alone
+    assert not np.array_equal(s.alpha_history_[1], s.alpha_history_[2])  # epoch 2: alpha moves too
+    assert any(not torch.equal(a, b) for a, b in zip(w0, s.net_.weights()))
+    assert SearchConfig().alpha_lr == 3e-4  # the paper's architecture learning rate
+
+
 def test_search_is_reproducible_with_a_seed():
     train, val = _blobs(seed=0), _blobs(seed=1)
     cfg = dict(epochs=1, warmup_epochs=0, batch_size=32, seed=4)
@@ -304,3 +316,68 @@ def test_diagnostics_refuse_bad_input():
         diagnostics.op_weight(np.zeros((1, 14, 8)), "conv_7")
     with pytest.raises(ParameterError, match="'max_skips' parameter of collapse_epoch"):
         diagnostics.collapse_epoch([1, 2], max_skips=-1)
+
+
+# --- perturbation-based selection (DARTS-PT) ---------------------------------------------------
+
+def test_perturbation_selection_scores_an_edge_by_what_its_removal_costs():
+    from labkit.nas.darts.perturb import PerturbationSelection, _evaluate
+    torch.manual_seed(0)
+    net = SearchNetwork(3, NetworkConfig(channels=3, cells=1, nodes=2))
+    with torch.no_grad():
+        net.alphas.normal_(0, 1.0)
+    x, y = _blobs(n=64, seed=2)
+    x = x.repeat(1, 3)[:, :40]  # (64, 40) signals whose level says the class
+    pt = PerturbationSelection(seed=3).fit(net, (x, y))
+    first = np.random.default_rng(3).permutation(num_edges(2))[0]  # the first edge decided
+    weights = F.softmax(net.alphas.detach(), dim=-1)
+    base = _evaluate(net, x, y, weights)[0]
+    for o in range(1, len(PRIMITIVES)):  # oracle: mask the operation by hand, measure the supernet
+        masked = weights.clone()
+        masked[first, o] = 0.0
+        assert pt.op_drop_[first, o] == pytest.approx(base - _evaluate(net, x, y, masked)[0])
+    assert np.isnan(pt.op_drop_[:, 0]).all()  # 'none' is never a candidate
+    for j, node in enumerate(pt.genotype_.nodes):
+        inputs = [i for _, i in node]
+        assert len(set(inputs)) == 2 and all(0 <= i < j + 2 for i in inputs)
+        assert all(op != "none" for op, _ in node)
+
+
+def test_perturbation_selection_leaves_the_supernet_alone_and_can_fine_tune():
+    from labkit.nas.darts.perturb import PerturbationSelection
+    torch.manual_seed(0)
+    net = SearchNetwork(3, NetworkConfig(channels=2, cells=1, nodes=2))
+    before = [p.detach().clone() for p in net.parameters()]
+    x, y = _blobs(n=32, seed=0)
+    x = x.repeat(1, 3)[:, :40]
+    pt = PerturbationSelection(tune_steps=2, batch_size=8).fit(net, (x, y), (x, y))
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    assert 0.0 <= pt.supernet_acc_ <= 1.0 and pt.edge_drop_.shape == (num_edges(2),)
+
+
+def test_search_with_perturbation_selection_keeps_both_cells():
+    train, val = _blobs(seed=0), _blobs(seed=1)
+    train, val = (train[0].repeat(1, 3)[:, :40], train[1]), (val[0].repeat(1, 3)[:, :40], val[1])
+    s = DartsSearch(NetworkConfig(channels=2, cells=1, nodes=2),
+                    SearchConfig(epochs=1, warmup_epochs=0, batch_size=32, selection="perturbation",
+                                 pt_samples=32))
+    s.fit(train, val)
+    assert isinstance(s.argmax_genotype_, Genotype) and s.genotype_ == s.selector_.genotype_
+
+
+def test_perturbation_selection_refuses_bad_input():
+    from labkit.nas.darts.perturb import PerturbationSelection
+    net = SearchNetwork(3, NetworkConfig(channels=2, cells=1, nodes=2))
+    xy = (torch.randn(8, 40), torch.randint(0, 3, (8,)))
+    with pytest.raises(ParameterError, match="'net' parameter of PerturbationSelection"):
+        PerturbationSelection().fit("supernet", xy)
+    with pytest.raises(ParameterError, match="'k' parameter of PerturbationSelection"):
+        PerturbationSelection(k=3).fit(net, xy)
+    with pytest.raises(ParameterError, match="'train' parameter of PerturbationSelection"):
+        PerturbationSelection(tune_steps=1).fit(net, xy)
+    with pytest.raises(ParameterError, match="'val' parameter of PerturbationSelection.fit"):
+        PerturbationSelection().fit(net, "data")
+    with pytest.raises(ParameterError, match="'selection' parameter of SearchConfig must be one of"):
+        SearchConfig(selection="magnitude")
+    with pytest.raises(ParameterError, match="'pt_samples' parameter of SearchConfig"):
+        SearchConfig(pt_samples=0)

@@ -16,7 +16,7 @@ from ..nas.darts import Genotype, make_op, mixed_op
 from ..nas.darts.diagnostics import op_weight
 
 DATA = cache.DATA_DIR / "darts"
-RUNS = ("first", "second", "long", "deep")
+RUNS = ("first", "second", "fast", "long", "deep")
 SHORT = {"none": "none", "max_pool_3": "max", "avg_pool_3": "avg", "skip_connect": "skip",
          "sep_conv_3": "sep3", "sep_conv_5": "sep5", "dil_conv_3": "dil3", "dil_conv_5": "dil5"}
 COLORS = {"none": "0.6", "max_pool_3": "C4", "avg_pool_3": "C9", "skip_connect": "C3",
@@ -30,7 +30,7 @@ def _plt():
 
 
 def load(name: str) -> dict:
-    """A precomputed result: a search run ("first", "second", "long", "deep") or "retrain"."""
+    """A precomputed result: a search run ("first", "second", "fast", "long", "deep") or "retrain"."""
     check_choice(name, (*RUNS, "retrain"), "name", "load")
     path = DATA / f"{name}.json"
     if not path.exists():

@@ -148,10 +148,13 @@ class SearchNetwork(nn.Module):
         """``(name, parameter)`` for every weight, as ``torch.func.functional_call`` wants them."""
         return [(name, p) for name, p in self.named_parameters() if name != "alphas"]
 
-    def forward(self, x):  # x: (batch, L) or (batch, in_channels, L)
+    def forward(self, x, weights=None):  # x: (batch, L) or (batch, in_channels, L)
+        """``weights`` (edges, ops) replaces softmax(alpha), e.g. with an operation masked out
+        (perturbation-based selection, :mod:`labkit.nas.darts.perturb`)."""
         if x.dim() == 2:
             x = x.unsqueeze(1)  # (batch, 1, L)
-        weights = F.softmax(self.alphas, dim=-1)  # (edges, ops)
+        if weights is None:
+            weights = F.softmax(self.alphas, dim=-1)  # (edges, ops)
         s0 = s1 = self.stem(x)
         for cell in self.cells:
             s0, s1 = s1, cell(s0, s1, weights)
