@@ -286,3 +286,19 @@ def test_checks_pass_the_reference_and_fail_a_wrong_answer():
     with pytest.raises(ExerciseFailure, match="gradient of 1 inside"):
         checks.check_ste(lambda x, s, z, lo, hi: s * (torch.clamp(torch.round(x / s) + z, lo, hi) - z)
                          + (x - x.detach()))
+
+
+def test_sensitivity_and_waterfall_plots_label_their_axes(compressed_cnn):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from labkit.widgets import quantize as qw
+
+    layers = compressed_cnn.layer_table()
+    scan = {"sparsities": [0.5, 0.9], "dense": 0.9, "scores": {r["layer"]: [0.9, 0.5] for r in layers}}
+    ax = qw.plot_sensitivity(scan, layers)
+    assert "%" in ax.get_xlabel() and "accuracy" in ax.get_ylabel()
+    assert len(ax.get_lines()) >= len(layers)
+    ax = qw.plot_waterfall(compressed_cnn.summary(), title="tiny")
+    assert ax.get_title() == "tiny" and "kB" in ax.get_ylabel()
+    plt.close("all")

@@ -26,8 +26,9 @@ entry. So each stage's size is a sum of parts that a reader can check:
 
 The paper reaches 35x on AlexNet, 49x on VGG-16 and 40x on LeNet-300-100 with no accuracy loss, almost
 all of it from the fully connected layers (96 % of AlexNet's weights). A small all-conv network has no
-such layers: the lab's CNN 64-64-64 lost 2-3 points at 20x. :func:`cnn_fc` is AlexNet's shape in
-miniature (a conv trunk, two wide fully connected layers with dropout), the regime the paper describes.
+such layers: the same plan stores the lab's CNN 64-64-64 only about 7x smaller. :func:`cnn_fc` is
+AlexNet's shape in miniature (a conv trunk, two wide fully connected layers with dropout), the regime
+the paper describes: on MNIST-1D it compresses 25x with no loss.
 ``teacher_weight`` > 0 also fine-tunes towards the dense network's soft outputs (the lecture's
 distillation loss, T = 2, Hinton et al. 2015); it is not in the paper and off by default.
 The fp32 baseline is the deployable fp32 network, BatchNorm folded into its Conv (the smallest fp32
@@ -80,7 +81,8 @@ class DeepCompressionConfig:
     def validate(self) -> "DeepCompressionConfig":
         owner = "DeepCompressionConfig"
         for name in ("sparsity", "conv_sparsity", "first_layer_sparsity", "last_layer_sparsity"):
-            if getattr(self, name) is not None or name in ("sparsity", "conv_sparsity"):
+            optional = name in ("first_layer_sparsity", "last_layer_sparsity")
+            if not (optional and getattr(self, name) is None):
                 check_range(getattr(self, name), name, owner, 0.0, 1.0, high_inclusive=False)
         check_int(self.prune_rounds, "prune_rounds", owner, low=1)
         check_int(self.prune_epochs, "prune_epochs", owner, low=0)
@@ -94,15 +96,14 @@ class DeepCompressionConfig:
 
     def layer_plan(self, model: nn.Module) -> dict[str, dict]:
         """Per prunable layer (module name): its kind, final sparsity, shared-weight bits and gap bits."""
-        layers = {n: m for n, m in quantized_layers(model).items()}
-        names = list(layers)
+        layers = quantized_layers(model)
         plan = {}
         for i, (name, layer) in enumerate(layers.items()):
             conv = isinstance(layer, CONV)
             sparsity = self.conv_sparsity if conv else self.sparsity
             if i == 0 and self.first_layer_sparsity is not None:
                 sparsity = self.first_layer_sparsity
-            if i == len(names) - 1 and self.last_layer_sparsity is not None:
+            if i == len(layers) - 1 and self.last_layer_sparsity is not None:
                 sparsity = self.last_layer_sparsity
             plan[name] = {"kind": "conv" if conv else "fc", "sparsity": sparsity,
                           "bits": self.conv_bits if conv else self.bits,
