@@ -1,4 +1,4 @@
-"""Precompute notebook 07's DARTS searches and retrainings into data/darts/ (about 15 CPU-minutes on one core).
+"""Precompute notebook 07's DARTS searches and retrainings into data/darts/ (about 15 CPU-minutes; retrainings on 2 processes).
 
     python scripts/precompute_darts.py                    # everything
     python scripts/precompute_darts.py --only first long  # some runs
@@ -10,13 +10,14 @@ Writes (atomically, through labkit.cache):
     fast.json    the first landing's first-order search (alpha 10x faster, short warm-up)
     long.json    a long first-order search without warm-up on 600 samples: the drift to parameter-free ops
     deep.json    the same on a deeper, narrower supernet (5 cells of 4 channels)
-    retrain.json derived cells (first, second, long, long with each guard) and random cells, retrained
+    retrain.json derived cells (first, second, fast, long, with each guard) and random cells, retrained
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,7 @@ SEARCH_SAMPLES = {"long": 600, "deep": 600}
 NETWORKS = {"deep": NetworkConfig(channels=4, cells=5, nodes=3)}  # training samples the search sees (default: the whole training split)
 MAX_SKIPS = 2
 RANDOM_CELLS, RETRAIN_SEEDS = 6, (0,)
+WORKERS = 2  # retrainings run in 2 processes of one torch thread each
 
 
 def search(name: str, cfg: SearchConfig, ds) -> dict:
@@ -89,11 +91,14 @@ def retrain_all(ds, rcfg: RetrainConfig) -> dict:
     for r in range(RANDOM_CELLS):
         cells[f"random {r}"] = random_genotype(NETWORK.nodes, seed=1000 + r)
     results = {}
-    for name, g in cells.items():
-        accs = [retrain(g, ds.train, ds.val, rcfg, seed=s, num_classes=ds.num_classes) for s in RETRAIN_SEEDS]
-        results[name] = {"genotype": g.to_list(), "val_acc": [a["val_acc"] for a in accs],
-                         "cpu_seconds": [a["cpu_seconds"] for a in accs], "params": accs[0]["params"]}
-        print(f"  {name}: {g}  val_acc {[round(a['val_acc'], 3) for a in accs]}", flush=True)
+    with ProcessPoolExecutor(WORKERS, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        jobs = {name: [pool.submit(retrain, g, ds.train, ds.val, rcfg, seed=s, num_classes=ds.num_classes)
+                       for s in RETRAIN_SEEDS] for name, g in cells.items()}
+        for name, g in cells.items():
+            accs = [job.result() for job in jobs[name]]
+            results[name] = {"genotype": g.to_list(), "val_acc": [a["val_acc"] for a in accs],
+                             "cpu_seconds": [a["cpu_seconds"] for a in accs], "params": accs[0]["params"]}
+            print(f"  {name}: {g}  val_acc {[round(a['val_acc'], 3) for a in accs]}", flush=True)
     groups = {k: v["val_acc"] for k, v in results.items() if not k.startswith("random")}
     groups["random cells"] = [a for k, v in results.items() if k.startswith("random") for a in v["val_acc"]]
     out = {"retrain_config": vars(rcfg), "seeds": list(RETRAIN_SEEDS), "cells": results, "groups": groups,
