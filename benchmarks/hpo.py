@@ -12,8 +12,8 @@ threads per process made the same GP code 10x slower for all of them. Runs go to
 
     python benchmarks/hpo.py [--seeds 10] [--workers 2] [--skopt-seeds N]
 
-skopt costs 0.5-1.5 s per suggestion, most of the run: its jobs go first, Hartmann-6 before Branin, so
-the two workers finish together. Every method runs on every seed by default; `--skopt-seeds N` (for a
+skopt costs 0.25-0.45 s of CPU per suggestion (0.5-1.5 s of wall time on a busy machine), most of the
+run: its jobs go first, Hartmann-6 before Branin, so the two workers finish together. Every method runs on every seed by default; `--skopt-seeds N` (for a
 quick look only) runs skopt on the first N seeds, and every comparison with it then uses those seeds.
 
 Ends with the line
