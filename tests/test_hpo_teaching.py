@@ -81,6 +81,7 @@ def test_bo_step_and_stepper():
 def test_grid_cost_widget_and_dashboard_build():
     box = viz.grid_cost_widget()
     box.children[0].children[0].value = 6          # the slider's callback runs at once
+    assert box.result["trials"] == 3 ** 6         # levels^d: the grid's cost grows exponentially
     assert viz.dashboard() is not None
 
 

@@ -61,16 +61,16 @@ def panel(controls, draw, rows=None):
     return box
 
 
-def button(description: str, run):
+def button(description: str, run, controls=()):
     """A button over an Output: a click runs ``run()`` inside it (real training behind a progress bar).
 
-    The box's ``click()`` does the same as a plain call and returns ``run``'s result, so a notebook or a
+    ``controls`` (widgets whose values ``run`` reads) sit in a row before the button. The box's ``click()`` does the same as a plain call and returns ``run``'s result, so a notebook or a
     test can exercise the button's work on a tiny budget: ``box.click(epochs=1)``.
     """
     import ipywidgets as w
 
     knob, out = w.Button(description=description, icon="play"), w.Output()
-    box = w.VBox([knob, out])
+    box = w.VBox([w.HBox([*controls, knob]) if controls else knob, out])
 
     def click(_=None, **kwargs):
         with out:

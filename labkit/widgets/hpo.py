@@ -18,6 +18,7 @@ from .. import cache
 from ..errors import check_choice, check_int
 from ..hpo import BayesConfig, BayesSearch, GaussianProcess, GPConfig, GridSearch, RandomSearch, Uniform
 from ..hpo.acquisition import ACQUISITIONS
+from . import button, figure, panel, tabs
 
 DATA = cache.DATA_DIR / "hpo"
 COLORS = {"grid": "C0", "random": "C1", "bayes": "C2"}
@@ -102,27 +103,17 @@ def grid_cost_widget(seconds_per_trial: float = 30.0):
 
     dims = w.IntSlider(value=4, min=1, max=10, description="parameters", continuous_update=False)
     levels = w.IntSlider(value=3, min=2, max=10, description="levels", continuous_update=False)
-    out = w.Output()
+    def draw():
+        d = np.arange(1, 11)
+        ax = _plt().subplots(figsize=(6, 3.2))[1]
+        ax.semilogy(d, [grid_cost(int(k), levels.value)["trials"] for k in d], marker="o")
+        now = grid_cost(dims.value, levels.value, seconds_per_trial)
+        ax.semilogy([dims.value], [now["trials"]], "o", color="C3", ms=10)
+        ax.set(xlabel="number of hyper-parameters d", ylabel="trials levels^d",
+               title=f"{now['trials']:,} trials = {now['hours']:,.1f} h at {seconds_per_trial:.0f} s each")
+        return now
 
-    def draw(_=None):
-        with out:
-            out.clear_output(wait=True)
-            plt = _plt()
-            d = np.arange(1, 11)
-            fig, ax = plt.subplots(figsize=(6, 3.2))
-            ax.semilogy(d, [grid_cost(int(k), levels.value)["trials"] for k in d], marker="o")
-            now = grid_cost(dims.value, levels.value, seconds_per_trial)
-            ax.semilogy([dims.value], [now["trials"]], "o", color="C3", ms=10)
-            ax.set(xlabel="number of hyper-parameters d", ylabel="trials levels^d",
-                   title=f"{now['trials']:,} trials = {now['hours']:,.1f} h at {seconds_per_trial:.0f} s each")
-            plt.show()
-
-    dims.observe(draw, "value")
-    levels.observe(draw, "value")
-    draw()
-    box = w.VBox([w.HBox([dims, levels]), out])
-    box.draw = draw
-    return box
+    return panel([dims, levels], draw)
 
 
 # --- Bayesian optimization step by step ------------------------------------------------------------
@@ -179,31 +170,27 @@ def bo_stepper(n_start: int = 3, seed: int = 0):
     acq = w.Dropdown(options=["ei", "pi", "ucb"], value="ei", description="acquisition")
     xi = w.FloatSlider(value=0.01, min=0.0, max=0.3, step=0.01, description="xi", continuous_update=False)
     kappa = w.FloatSlider(value=1.96, min=0.0, max=5.0, step=0.1, description="kappa", continuous_update=False)
-    step, reset, out = w.Button(description="step", icon="play"), w.Button(description="reset"), w.Output()
+    step, reset = w.Button(description="step", icon="play"), w.Button(description="reset")
 
-    def draw(_=None):
+    def draw():
         state["last"] = bo_step(state["X"], state["y"], acq.value, xi.value, kappa.value, seed)
-        with out:
-            out.clear_output(wait=True)
-            plot_bo_step(state["last"])
-            _plt().show()
+        plot_bo_step(state["last"])
+        return state["last"]
+
+    box = panel([acq, xi, kappa], draw, rows=[w.HBox([acq, step, reset]), w.HBox([xi, kappa])])
 
     def on_step(_=None):
         x = state["last"]["next"]
         state["X"].append(x)
         state["y"].append(float(toy_objective(x)))
-        draw()
+        box.update()
 
     def on_reset(_=None):
         del state["X"][n_start:], state["y"][n_start:]
-        draw()
+        box.update()
 
-    for control in (acq, xi, kappa):
-        control.observe(draw, "value")
     step.on_click(on_step)
     reset.on_click(on_reset)
-    draw()
-    box = w.VBox([w.HBox([acq, step, reset]), w.HBox([xi, kappa]), out])
     box.step, box.reset, box.state = on_step, on_reset, state
     return box
 
@@ -281,34 +268,18 @@ def live_tuning_button(**defaults):
 
     strategy = w.Dropdown(options=["bayes", "random"], value=defaults.pop("strategy", "bayes"), description="strategy")
     budget = w.IntSlider(value=defaults.pop("budget", 8), min=2, max=30, description="trials", continuous_update=False)
-    button, out = w.Button(description="tune live", icon="play"), w.Output()
-
-    def on_click(_=None):
-        with out:
-            out.clear_output(wait=True)
-            search = run_live_tuning(strategy.value, budget.value, **defaults)
-            display(search.history_.round(4))
-            print(f"best validation error {search.best_value_:.3f} with {search.best_params_}")
+    def run():
+        search = run_live_tuning(strategy.value, budget.value, **defaults)
+        display(search.history_.round(4))
+        print(f"best validation error {search.best_value_:.3f} with {search.best_params_}")
         return search
 
-    button.on_click(on_click)
-    box = w.VBox([w.HBox([strategy, budget, button]), out])
-    box.click = on_click
-    return box
+    return button("tune live", run, controls=[strategy, budget])
 
 
 def dashboard(**kwargs):
     """One widget for HPO: grid cost, the BO step-through and the cached MNIST-1D tuning."""
-    import ipywidgets as w
-
-    tabs = [("grid cost", grid_cost_widget()), ("BO step by step", bo_stepper())]
+    pages = {"grid cost": grid_cost_widget(), "BO step by step": bo_stepper()}
     if (DATA / "mnist1d_tuning.json").exists():
-        out = w.Output()
-        with out:
-            plot_tuning(load("mnist1d_tuning"))
-            _plt().show()
-        tabs.append(("MNIST-1D tuning", out))
-    tab = w.Tab(children=[t for _, t in tabs])
-    for i, (title, _) in enumerate(tabs):
-        tab.set_title(i, title)
-    return tab
+        pages["MNIST-1D tuning"] = figure(plot_tuning, load("mnist1d_tuning"))
+    return tabs(pages)
