@@ -189,12 +189,18 @@ def main() -> None:
     print(f"{'mean generations (all runs)':28} {a['gens_all']:>14.1f} {b['gens_all']:>14.1f} {'':>17}")
     print(f"{'mean evaluations (solved)':28} {a['evals']:>14.0f} {b['evals']:>14.0f} {PAPER['evaluations']:>17}")
     print(f"{'sd evaluations (solved)':28} {a['evals_sd']:>14.0f} {b['evals_sd']:>14.0f} {2553:>17}")
+    se = lambda r: r["evals_sd"] / np.sqrt(max(r["solved"] - 1, 1))
+    print(f"{'standard error of the mean':28} {se(a):>14.0f} {se(b):>14.0f} {2553 / np.sqrt(100):>17.0f}")
     print(f"{'hidden nodes of solution':28} {a['hidden']:>14.2f} {b['hidden']:>14.2f} {PAPER['hidden']:>17}")
     print(f"{'enabled connections':28} {a['conns']:>14.2f} {b['conns']:>14.2f} {7.48:>17}")
     print(f"{'seconds per run (mean)':28} {a['seconds']:>14.2f} {b['seconds']:>14.2f} {'':>17}")
     print(f"{'seconds per run (median)':28} {a['seconds_median']:>14.2f} {b['seconds_median']:>14.2f} {'':>17}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores shared; seconds are noisy, the "
           f"ratio is fairer: both ran interleaved under the same load)")
+    gap = a["evals"] - PAPER["evaluations"]
+    both = np.hypot(se(a), 2553 / np.sqrt(100))                # the paper's mean is an estimate too
+    print(f"labkit's mean evaluations minus the paper's: {gap:+.0f} = {gap / both:+.1f} standard errors of the "
+          f"difference ({'within' if abs(gap) <= 2 * both else 'outside'} two standard errors)")
     ratio = a["seconds"] / b["seconds"]
     print(f"\nneat: solved={a['solved']}/{n} mean_evals={a['evals']:.0f} mean_generations={a['gens']:.1f} "
           f"seconds_ratio_vs_neat_python={ratio:.2f}")
