@@ -253,12 +253,12 @@ def distance(genome1: Genome, genome2: Genome, config: NEATConfig) -> float:
     matching = genes1.keys() & genes2.keys()                            # the counts of align(), unsorted
     cutoff = min(max(genes1, default=-1), max(genes2, default=-1))
     unmatched = genes1.keys() ^ genes2.keys()
-    excess = sum(i > cutoff for i in unmatched)                         # E
+    excess = len([i for i in unmatched if i > cutoff])                  # E
     disjoint = len(unmatched) - excess                                  # D
     n_genes = max(len(genes1), len(genes2))
     n = 1 if n_genes < config.small_genome_genes else n_genes          # N
-    w = (sum(abs(genes1[i].weight - genes2[i].weight) for i in matching) / len(matching)
-         if matching else 0.0)                                          # W
+    w = (sum([abs(genes1[i].weight - genes2[i].weight) for i in matching]) / len(matching)
+         if matching else 0.0)                                          # W (list: speciation's hot loop)
     return (config.excess_coefficient * excess / n                      # c1 * E / N
             + config.disjoint_coefficient * disjoint / n                # c2 * D / N
             + config.weight_coefficient * w)                            # c3 * W
