@@ -28,6 +28,7 @@ from labkit.checks import quantize as checks
 from labkit.quantize import QuantConfig, compute_params, prepare_qat, quantize_model
 from labkit.quantize import backend, deep_compression, kmeans
 from labkit.quantize.calibrate import calibrate
+from labkit.widgets import button
 from labkit.widgets import quantize as qw
 
 train.set_threads(1)
@@ -215,7 +216,7 @@ def run_qat(bits=4, epochs=10, progress=True):
     return train.accuracy(qat_net.eval(), ds.val)
 
 
-qat_button = qw.button("Run 4-bit QAT (10 epochs)", lambda: print(f"4-bit QAT accuracy {run_qat():.3f}"))
+qat_button = button("Run 4-bit QAT (10 epochs)", lambda: print(f"4-bit QAT accuracy {run_qat():.3f}"))
 display(qat_button)
 print(f"one epoch of 4-bit QAT: validation accuracy {run_qat(epochs=1, progress=False):.3f}")
 
@@ -303,7 +304,7 @@ def run_deep_compression(config=None, spec=qw.DC_SPEC, progress=True):
     return pd.DataFrame(result.summary())
 
 
-dc_button = qw.button("Run Deep Compression (full schedule)", lambda: display(run_deep_compression(qw.DC_CONFIG)))
+dc_button = button("Run Deep Compression (full schedule)", lambda: display(run_deep_compression(qw.DC_CONFIG)))
 display(dc_button)
 tiny = deep_compression.DeepCompressionConfig(prune_rounds=2, prune_epochs=1, share_epochs=1)
 live = run_deep_compression(tiny, spec="cnn_fc:16-16-16/128-128", progress=False)

@@ -18,6 +18,7 @@ from ..quantize.affine import QuantConfig, grid, observe_params
 from ..quantize.calibrate import quantized_layers
 from ..quantize.deep_compression import DeepCompressionConfig, cnn_fc
 from ..quantize.fake import fold_batchnorm, quantize_model
+from . import panel, show
 
 DATA = "quantize"
 SPEC = "cnn1d:32-32-32"     # the lab's MNIST-1D CNN
@@ -60,22 +61,6 @@ def trained_cnn(ds, seed: int = 0, spec: str = SPEC, progress: bool = False):
 def trained_dc_model(ds, seed: int = 0, progress: bool = False):
     """The network of the Deep Compression section: CNN 64-64-64 with a 512-512 fully connected head."""
     return trained_cnn(ds, seed, DC_SPEC, progress)
-
-
-def button(description: str, callback):
-    """A button that runs ``callback()`` (a plain function the notebook also calls) into its own output."""
-    import ipywidgets as w
-
-    out = w.Output()
-    b = w.Button(description=description, layout=w.Layout(width="auto"))
-
-    def clicked(_):
-        with out:
-            out.clear_output()
-            callback()
-
-    b.on_click(clicked)
-    return w.VBox([b, out])
 
 
 def load_sweep(name: str = "sweep") -> dict:
@@ -199,31 +184,28 @@ class BitWidthExplorer:
         self.bits = w.IntSlider(value=4, min=2, max=8, description="bits", continuous_update=False)
         self.granularity = w.Dropdown(options=["per_channel", "per_tensor"], value="per_channel", description="scale")
         self.layer = w.Dropdown(options=list(layers), value=list(layers)[1], description="layer")
-        self.output = w.Output()
         self.state: dict = {}
-        for control in (self.bits, self.granularity, self.layer):
-            control.observe(lambda change: self.update(), names="value")
-        self.widget = w.VBox([w.HBox([self.bits, self.granularity, self.layer]), self.output])
-        self.widget.explorer = self
         self._point = lru_cache(maxsize=64)(self._compute)
-        self.update()
+        controls = [self.bits, self.granularity, self.layer]
+        self.widget = panel(controls, self._draw)
+        self.widget.explorer = self
 
     def _compute(self, bits: int, granularity: str) -> dict:
         return ptq_point(self.model, self.split, self.calibration_X, bits, granularity)
 
     def update(self) -> dict:
+        return self.widget.update()
+
+    def _draw(self) -> dict:
         bits, granularity = self.bits.value, self.granularity.value
         point = self._point(bits, granularity)
         fp32 = self._point(32, "per_channel")
         self.state = {**point, "fp32_accuracy": fp32["accuracy"], "fp32_kB": fp32["kB"]}
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(7, 3))
-            plot_weight_grid(self.folded.get_submodule(self.layer.value).weight, bits, granularity, ax=ax)
-            plt.show()
-            plt.close(fig)
-            print(f"{bits}-bit weights, 8-bit activations: validation accuracy {point['accuracy']:.3f} "
-                  f"(fp32 {fp32['accuracy']:.3f}); weights {point['kB']:.1f} kB (fp32 {fp32['kB']:.1f} kB)")
+        plot_weight_grid(self.folded.get_submodule(self.layer.value).weight, bits, granularity,
+                         ax=plt.subplots(figsize=(7, 3))[1])
+        show()
+        print(f"{bits}-bit weights, 8-bit activations: validation accuracy {point['accuracy']:.3f} "
+              f"(fp32 {fp32['accuracy']:.3f}); weights {point['kB']:.1f} kB (fp32 {fp32['kB']:.1f} kB)")
         return self.state
 
 
