@@ -156,7 +156,10 @@ neatw.plot_ablation(ablation)
 plt.show()
 for name, runs in ablation["variants"].items():
     solved = [r for r in runs if r["solved"]]
-    gens = np.median([r["generations"] for r in solved]) if solved else float("nan")
+    if not solved:
+        print(f"{name:>22}: solved 0/{len(runs)} within {ablation['max_generations']} generations")
+        continue
+    gens = np.median([r["generations"] for r in solved])
     print(f"{name:>22}: solved {len(solved)}/{len(runs)}, median generations {gens:.0f}, "
           f"mean evaluations {np.mean([r['evaluations'] for r in solved]):.0f}, "
           f"mean hidden nodes of solutions {np.mean([r['hidden'] for r in solved]):.1f}")
