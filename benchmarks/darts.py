@@ -1,6 +1,6 @@
 """DARTS on MNIST-1D, live: search cost, derived cells vs random cells, first vs second order.
 
-    python benchmarks/darts.py            # about 14 CPU-minutes, on 2 worker processes of one thread each
+    python benchmarks/darts.py            # about 13 CPU-minutes on 2 worker processes of one thread each
     python benchmarks/darts.py --quick    # tiny budgets: tests this script only
 
 1. First-order searches (labkit.nas.darts, 3-node cell, 2 cells of 8 channels, 20 epochs: 10 of w alone,
