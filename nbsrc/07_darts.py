@@ -200,8 +200,9 @@ print("derived cell beats the mean random cell:", verdict)
 # cell still holds pooling, and retrains well: pooling as such is not the problem on MNIST-1D (the fast
 # cell with its pooling capped, "fast + cap", did no better). At this scale the differences between
 # cells are about as large as the training noise, and random cells of a good space are a strong
-# baseline (Li & Talwalkar 2019; Yu et al. 2020): `benchmarks/darts.py` therefore compares three fresh
-# search seeds with six random cells, two training seeds each, on test accuracy.
+# baseline (Li & Talwalkar 2019; Yu et al. 2020): `benchmarks/darts.py` therefore compares five fresh
+# search seeds with eight random cells, two training seeds each, on test accuracy, and tests whether
+# the gap exceeds the noise.
 
 # %% [markdown]
 # ## 5 · First vs second order: cost and result

@@ -84,12 +84,15 @@ def plot_alpha_heatmap(alpha_history, epoch: int, primitives, ax=None):
     epoch = check_int(epoch, "epoch", "plot_alpha_heatmap", low=0, high=len(h) - 1)
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     nodes = int(round((np.sqrt(8 * h.shape[1] + 9) - 3) / 2))  # inverse of edges = nodes(nodes+3)/2
-    im = ax.imshow(h[epoch], vmin=0.0, vmax=max(0.3, float(h.max())), cmap="viridis", aspect="auto")
+    # one colour scale for the whole run, stretched to its range: at the paper's alpha rate the weights
+    # move by about 0.01 around 1/8, which a 0-1 scale would not show
+    lo, hi = float(h.min()), float(h.max())
+    im = ax.imshow(h[epoch], vmin=lo, vmax=max(hi, lo + 1e-3), cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(primitives)), [SHORT.get(p, p) for p in primitives], rotation=45)
     ax.set_yticks(range(h.shape[1]), edge_labels(nodes))
     ax.set(xlabel="operation", ylabel="edge (input state -> node)",
            title=f"softmax(alpha) after epoch {epoch}")
-    ax.figure.colorbar(im, ax=ax, label="operation weight (softmax, 0-1)")
+    ax.figure.colorbar(im, ax=ax, label="operation weight (softmax; scale: this run's range)")
     return ax
 
 
