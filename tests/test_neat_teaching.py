@@ -75,10 +75,12 @@ def test_scrubber_slider_redraws_and_dashboard_is_one_widget(small_records, tmp_
     cache.save_json(tmp_path / "spirals.json", spirals)
     cache.save_json(tmp_path / "ablation.json", ablation)
     monkeypatch.setattr(neatw, "NEAT_DIR", tmp_path)
-    box = neatw.boundary_scrubber(neatw.load_run("spirals"))
+    record = neatw.load_run("spirals")
+    box = neatw.boundary_scrubber(record)
     slider = box.children[0]
+    assert box.result is record["champions"][-1]       # opens at the last generation
     slider.value = 1                                   # runs the callback; an exception would surface here
-    assert slider.max == 3
+    assert slider.max == 3 and box.result is record["champions"][0]
     monkeypatch.setattr(neatw, "evolve", lambda *a, **k: NEAT(NEATConfig(population_size=10)).run(
         tasks.xor(), max_generations=2))
     tab = neatw.dashboard(generations=2)

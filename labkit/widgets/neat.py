@@ -12,6 +12,7 @@ import numpy as np
 from labkit import cache
 from labkit.nas.neat import NEAT, FeedForwardNetwork, Genome, NEATConfig, tasks
 from labkit.nas.neat.phenotype import _depths
+from labkit.widgets import button, figure, panel, tabs
 
 NEAT_DIR = cache.DATA_DIR / "neat"
 
@@ -134,59 +135,40 @@ def boundary_scrubber(record: dict):
     import ipywidgets as W
     champions, config = record["champions"], record["config"]
     task = tasks.make(record["task"]["name"], **record["task"].get("kwargs", {}))
-    out = W.Output()
     slider = W.IntSlider(value=len(champions), min=1, max=len(champions), description="generation",
                          continuous_update=False)
 
-    def show(change=None):
-        with out:
-            out.clear_output(wait=True)
-            fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.4))
-            plot_boundary(champions[slider.value - 1], config, task, ax=a)
-            draw_genome(champions[slider.value - 1], config, ax=b)
-            plt.show()
-            plt.close(fig)
+    def draw():
+        champion = champions[slider.value - 1]
+        a, b = plt.subplots(1, 2, figsize=(8, 3.4))[1]
+        plot_boundary(champion, config, task, ax=a)
+        draw_genome(champion, config, ax=b)
+        return champion
 
-    slider.observe(show, names="value")
-    show()
-    return W.VBox([slider, out])
+    return panel([slider], draw, rows=[slider])
 
 
 def evolve_button(task_name: str = "xor", generations: int = 100):
     """A button that evolves live with a progress bar and then draws fitness, species and champion."""
     import ipywidgets as W
-    out = W.Output()
     seed = W.IntText(value=0, description="seed")
-    button = W.Button(description=f"Evolve {task_name}", button_style="primary")
 
-    def on_click(_=None):
-        with out:
-            out.clear_output(wait=True)
-            neat = evolve(task_name, generations, seed.value)
-            fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-            plot_fitness(neat.history_, ax=axes[0])
-            plot_species(neat.history_, ax=axes[1])
-            draw_genome(neat.best_genome_, neat.config_, ax=axes[2])
-            plt.show()
-            plt.close(fig)
+    def run():
+        neat = evolve(task_name, generations, seed.value)
+        axes = plt.subplots(1, 3, figsize=(12, 3.2))[1]
+        plot_fitness(neat.history_, ax=axes[0])
+        plot_species(neat.history_, ax=axes[1])
+        draw_genome(neat.best_genome_, neat.config_, ax=axes[2])
+        return neat
 
-    button.on_click(on_click)
-    return W.VBox([W.HBox([seed, button]), out])
+    return button(f"Evolve {task_name}", run, controls=[seed])
 
 
 def dashboard(**kwargs):
     """NEAT in one widget: live XOR evolution, spirals through the generations, the ablations."""
-    import ipywidgets as W
-    tabs = [("Evolve XOR", evolve_button("xor", **kwargs))]
+    pages = {"Evolve XOR": evolve_button("xor", **kwargs)}
     if (NEAT_DIR / "spirals.json").exists():
-        tabs.append(("Spirals by generation", boundary_scrubber(load_run("spirals"))))
+        pages["Spirals by generation"] = boundary_scrubber(load_run("spirals"))
     if (NEAT_DIR / "ablation.json").exists():
-        out = W.Output()
-        with out:
-            plot_ablation(cache.load_json(NEAT_DIR / "ablation.json"))
-            plt.show()
-        tabs.append(("Ablations", out))
-    tab = W.Tab(children=[w for _, w in tabs])
-    for i, (title, _) in enumerate(tabs):
-        tab.set_title(i, title)
-    return tab
+        pages["Ablations"] = figure(plot_ablation, cache.load_json(NEAT_DIR / "ablation.json"))
+    return tabs(pages)
