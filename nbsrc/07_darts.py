@@ -325,24 +325,9 @@ print(f"share of random cells at least as good as the derived one: {p_hit:.2f} "
 # function behind it is `viz.run_live_search`, called here once with a tiny budget.
 
 # %%
-import ipywidgets as W
-
 live = viz.run_live_search(epochs=1, n_train=256, progress=False)
 print("live search, 1 epoch:", live["genotype"], "| supernet val acc", round(live["history"]["val_acc"][-1], 3))
-
-button, out = W.Button(description="search 3 epochs"), W.Output()
-
-
-def on_click(_):
-    with out:
-        res = viz.run_live_search(epochs=3, n_train=800)
-        print(res["genotype"])
-        viz.plot_alpha_heatmap(res["alpha_history"], len(res["alpha_history"]) - 1, res["primitives"])
-        plt.show()
-
-
-button.on_click(on_click)
-W.VBox([button, out])
+viz.live_search_button(epochs=3, n_train=800)
 
 # %% [markdown]
 # ## Review

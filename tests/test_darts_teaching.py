@@ -112,12 +112,12 @@ def fake_data(tmp_path, monkeypatch):
 def test_dashboard_slider_scrubs_the_cached_search(fake_data):
     dash = viz.dashboard("first")
     slider = dash.children[0].children[1]
-    assert slider.max == 4 and dash.state["genotype"] is None
+    assert slider.max == 4 and dash.result["genotype"] is None
     slider.value = 3
-    assert dash.state["epoch"] == 3
-    assert str(dash.state["genotype"]) == str(derive(np.log(viz.load("first")["alpha_history"][3])))
+    assert dash.result["epoch"] == 3
+    assert str(dash.result["genotype"]) == str(derive(np.log(viz.load("first")["alpha_history"][3])))
     dash.children[0].children[0].value = "long"
-    assert dash.state["epoch"] == 3
+    assert dash.result["epoch"] == 3
     with pytest.raises(ParameterError, match="'run' parameter of dashboard"):
         viz.dashboard("third")
 
@@ -150,3 +150,7 @@ def test_live_search_runs_on_a_tiny_budget():
     res = viz.run_live_search(epochs=1, n_train=128, progress=False)
     assert res["alpha_history"].shape == (2, num_edges(3), len(PRIMITIVES))
     assert len(res["history"]["val_acc"]) == 1
+    box = viz.live_search_button(epochs=3, n_train=800)
+    assert box.children[0].description == "search 3 epochs"
+    clicked = box.click(epochs=1, n_train=128, progress=False)   # the button's work, on a tiny budget
+    assert clicked["alpha_history"].shape == res["alpha_history"].shape

@@ -14,6 +14,7 @@ from .. import cache
 from ..errors import check_choice, check_int
 from ..nas.darts import Genotype, make_op, mixed_op
 from ..nas.darts.diagnostics import op_weight
+from . import button, panel
 
 DATA = cache.DATA_DIR / "darts"
 RUNS = ("first", "second", "fast", "long", "deep")
@@ -194,47 +195,46 @@ def run_live_search(epochs: int = 2, order: str = "first", seed: int = 0, n_trai
             "genotype": search.genotype_, "primitives": list(search.net_.primitives)}
 
 
+def live_search_button(**budget):
+    """A button that runs :func:`run_live_search` with a progress bar and shows the derived cell's alphas."""
+    def run(**more):
+        res = run_live_search(**{**budget, **more})
+        print(res["genotype"])
+        plot_alpha_heatmap(res["alpha_history"], len(res["alpha_history"]) - 1, res["primitives"])
+        return res
+
+    return button(f"search {budget.get('epochs', 2)} epochs", run)
+
+
 def dashboard(run: str = "first"):
     """Epoch slider over a precomputed search: alpha heatmap, trajectories and the derived cell."""
     import ipywidgets as W
 
     check_choice(run, RUNS, "run", "dashboard")
     runs = {name: load(name) for name in RUNS if (DATA / f"{name}.json").exists()}
-    out = W.Output()
     choose = W.Dropdown(options=list(runs), value=run if run in runs else next(iter(runs)),
                         description="search")
     slider = W.IntSlider(0, 0, len(runs[choose.value]["alpha_history"]) - 1, description="epoch",
                          continuous_update=False)
-    state = {}
 
-    def show(*_):
+    def draw():
         r = runs[choose.value]
         slider.max = len(r["alpha_history"]) - 1
-        state["epoch"] = e = min(slider.value, slider.max)
+        e = min(slider.value, slider.max)
         genotypes = r["history"]["genotypes"]
         g = Genotype.from_list(genotypes[max(e - 1, 0)]) if e else None
-        state["genotype"] = g
-        plt = _plt()
-        with out:
-            out.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
-            plot_alpha_heatmap(r["alpha_history"], e, r["primitives"], ax=axes[0])
-            plot_trajectories(r["alpha_history"][:e + 1], r["primitives"], ax=axes[1])
-            if g is not None:
-                draw_genotype(g, ax=axes[2])
-            else:
-                axes[2].axis("off")
-            fig.tight_layout()
-            plt.show()
-            plt.close(fig)
+        fig, axes = _plt().subplots(1, 3, figsize=(16, 4.2))
+        plot_alpha_heatmap(r["alpha_history"], e, r["primitives"], ax=axes[0])
+        plot_trajectories(r["alpha_history"][:e + 1], r["primitives"], ax=axes[1])
+        if g is not None:
+            draw_genotype(g, ax=axes[2])
+        else:
+            axes[2].axis("off")
+        fig.tight_layout()
+        return {"epoch": e, "genotype": g}
 
-    choose.observe(show, "value")
-    slider.observe(show, "value")
-    show()
-    box = W.VBox([W.HBox([choose, slider]), out])
-    box.state = state
-    return box
+    return panel([choose, slider], draw)
 
 
 __all__ = ["load", "edge_outputs", "plot_edge", "plot_alpha_heatmap", "plot_trajectories", "draw_genotype",
-           "plot_skips", "plot_retrain", "run_live_search", "dashboard", "op_weight"]
+           "plot_skips", "plot_retrain", "run_live_search", "live_search_button", "dashboard", "op_weight"]
