@@ -216,23 +216,18 @@ tiny = viz.grid_live(teacher, ds, "mlp:16", Ts=(1.0, 4.0), l2s=(0.9,), n_extra=5
 print("tiny live grid, validation accuracy:", tiny.round(3).tolist())
 
 
-# %% tags=["nbval-skip"]
-import ipywidgets as W
-
-grid_button, grid_out = W.Button(description="recompute a T x l2 grid", icon="play"), W.Output()
+# %%
+from labkit.widgets import button
 
 
-def on_grid(_=None):
-    with grid_out:
-        grid_out.clear_output()
-        Ts_live, l2s_live = (1.0, 2.0, 4.0, 8.0), (0.5, 0.9)
-        acc = viz.grid_live(teacher, ds, "mlp:64-64", Ts_live, l2s_live, n_extra=10_000, epochs=3)
-        viz.plot_grid(Ts_live, l2s_live, acc, title="live grid (mlp:64-64, 10k extra, 3 epochs)")
-        plt.show()
+def live_grid():
+    Ts_live, l2s_live = (1.0, 2.0, 4.0, 8.0), (0.5, 0.9)
+    acc = viz.grid_live(teacher, ds, "mlp:64-64", Ts_live, l2s_live, n_extra=10_000, epochs=3)
+    viz.plot_grid(Ts_live, l2s_live, acc, title="live grid (mlp:64-64, 10k extra, 3 epochs)")
+    return acc
 
 
-grid_button.on_click(on_grid)
-W.VBox([grid_button, grid_out])
+button("recompute a T x l2 grid", live_grid)
 
 # %% [markdown]
 # ## 7 · Alone vs distilled, from the same initial weights, live
@@ -248,19 +243,14 @@ res = viz.compare_live(teacher, ds, "mlp:32", n_extra=1000, epochs=1, progress=F
 print(f"validation accuracy after a tiny budget: alone {res['alone']:.3f}, distilled {res['distilled']:.3f}, "
       f"teacher {res['teacher']:.3f}")
 
-# %% tags=["nbval-skip"]
-live_button, live_out = W.Button(description="train alone vs distilled (mlp:64-64)", icon="play"), W.Output()
+# %%
+def live_compare():
+    r = viz.compare_live(teacher, ds, "mlp:64-64", n_extra=20_000, epochs=8)
+    print(f"validation accuracy: alone {r['alone']:.3f}, distilled {r['distilled']:.3f}, teacher {r['teacher']:.3f}")
+    return r
 
 
-def on_live(_=None):
-    with live_out:
-        live_out.clear_output()
-        r = viz.compare_live(teacher, ds, "mlp:64-64", n_extra=20_000, epochs=8)
-        print(f"validation accuracy: alone {r['alone']:.3f}, distilled {r['distilled']:.3f}, teacher {r['teacher']:.3f}")
-
-
-live_button.on_click(on_live)
-W.VBox([live_button, live_out])
+button("train alone vs distilled (mlp:64-64)", live_compare)
 
 # %% [markdown]
 # ## 8 · One teacher or an ensemble
