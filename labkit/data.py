@@ -26,7 +26,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from .cache import DATA_DIR, load_npz, save_npz
-from .errors import check_choice, check_int, check_range
+from .errors import check_choice, check_int, check_range, fail
 
 MNIST1D_SEED = 42  # the published data set (get_dataset_args default)
 
@@ -64,6 +64,24 @@ class Split:
         check_int(n, "n", "Split.subset", low=1, high=len(self))
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
         return Split(self.X[idx], self.y[idx])
+
+
+def as_split(value, name: str, owner: str) -> Split:
+    """``value`` as a Split: a Split itself, or an ``(X, y)`` pair of tensors of the same length.
+
+    For functions that accept either (``DartsSearch.fit(train, val)``); anything else raises naming
+    ``name`` and ``owner``.
+
+    >>> as_split((torch.zeros(3, 2), torch.arange(3)), "train", "fit")
+    Split(X=(3, 2), y=(3,))
+    """
+    if isinstance(value, Split):
+        return value
+    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, torch.Tensor) for v in value)
+            and len(value[0]) == len(value[1])):
+        return Split(value[0], value[1])
+    raise fail(name, owner, "a labkit.data.Split or an (X, y) pair of tensors of the same length",
+               type(value).__name__)
 
 
 @dataclass

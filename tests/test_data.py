@@ -130,3 +130,13 @@ def test_cifar10_loader_reads_torchvision_files(tmp_path, monkeypatch):
 def test_missing_torchvision_files_say_how_to_get_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="Pass download=True when online"):
         data.load("mnist", root=tmp_path)
+
+
+def test_as_split_takes_a_split_or_an_x_y_pair_and_names_what_else_it_got():
+    split = data.as_split((torch.zeros(4, 3), torch.arange(4)), "train", "DartsSearch.fit")
+    assert isinstance(split, data.Split) and data.as_split(split, "train", "fit") is split
+    with pytest.raises(ParameterError, match=r"The 'val' parameter of DartsSearch.fit must be a labkit.data.Split "
+                                             r"or an \(X, y\) pair of tensors of the same length. Got 'ndarray'"):
+        data.as_split(np.zeros((4, 3)), "val", "DartsSearch.fit")
+    with pytest.raises(ParameterError, match="'train' parameter of fit"):
+        data.as_split((torch.zeros(4, 3), torch.arange(5)), "train", "fit")

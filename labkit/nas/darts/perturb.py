@@ -32,6 +32,7 @@ import torch
 from torch.nn import functional as F
 
 from labkit.errors import check_int, check_positive, check_type, fail
+from labkit.data import as_split
 from labkit.nas.darts.cell import SearchNetwork
 from labkit.nas.darts.genotype import Genotype
 
@@ -67,7 +68,8 @@ class PerturbationSelection:
         check_positive(self.tune_lr, "tune_lr", owner)
         if tune_steps and train is None:
             raise fail("train", owner, "a Split or an (X, y) pair when tune_steps > 0", None)
-        xv, yv = _pair(val, "val")
+        val = as_split(val, "val", "PerturbationSelection.fit")
+        xv, yv = val.X, val.y
         net = copy.deepcopy(net)
         rng = np.random.default_rng(self.seed)
         primitives = list(net.primitives)
@@ -135,7 +137,8 @@ class _Tuner:
 
     def __init__(self, net, train, steps, lr, batch_size, rng):
         self.net, self.steps, self.batch_size, self.rng = net, steps, batch_size, rng
-        self.x, self.y = _pair(train, "train")
+        train = as_split(train, "train", "PerturbationSelection.fit")
+        self.x, self.y = train.X, train.y
         self.opt = torch.optim.SGD(net.weights(), lr=lr, momentum=0.9, weight_decay=3e-4)
 
     def __call__(self, weights):
@@ -144,11 +147,3 @@ class _Tuner:
             self.opt.zero_grad()
             F.cross_entropy(self.net(self.x[idx], weights), self.y[idx]).backward()
             self.opt.step()
-
-
-def _pair(split, name):
-    if hasattr(split, "X") and hasattr(split, "y"):
-        return split.X, split.y
-    if isinstance(split, (tuple, list)) and len(split) == 2:
-        return split[0], split[1]
-    raise fail(name, "PerturbationSelection.fit", "a Split or an (X, y) pair of tensors", type(split).__name__)

@@ -36,7 +36,8 @@ import torch
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from labkit.errors import check_choice, check_int, check_positive, check_range, check_type, fail
+from labkit.errors import check_choice, check_int, check_positive, check_range, check_type
+from labkit.data import as_split
 from labkit.nas.darts.cell import NetworkConfig, SearchNetwork
 from labkit.nas.darts.genotype import derive
 from labkit.nas.darts.perturb import PerturbationSelection
@@ -192,8 +193,10 @@ class DartsSearch:
 
         ``progress`` is an optional callable ``(epoch, history) -> None`` (a tqdm bar, a plot).
         """
-        xt, yt = _xy(train, "train")
-        xv, yv = _xy(val, "val")
+        train = as_split(train, "train", "DartsSearch.fit")
+        xt, yt = train.X, train.y
+        val = as_split(val, "val", "DartsSearch.fit")
+        xv, yv = val.X, val.y
         cfg = self.config or SearchConfig()
         if num_classes is None:
             num_classes = int(max(yt.max(), yv.max())) + 1
@@ -257,13 +260,5 @@ class DartsSearch:
         logits = torch.cat([self.net_(x[i:i + batch]) for i in range(0, len(x), batch)])
         self.net_.train()
         return float(F.cross_entropy(logits, y)), float((logits.argmax(1) == y).float().mean())
-
-
-def _xy(split, name):
-    if hasattr(split, "X") and hasattr(split, "y"):
-        return split.X, split.y
-    if isinstance(split, (tuple, list)) and len(split) == 2:
-        return split[0], split[1]
-    raise fail(name, "DartsSearch.fit", "a Split or an (X, y) pair of tensors", type(split).__name__)
 
 
