@@ -118,14 +118,42 @@ def test_weight_mutation_stays_within_the_cap():
     assert max(abs(c.weight) for c in g.connections.values()) <= 3.0
 
 
-def test_add_node_never_splits_a_bias_link_when_another_is_enabled():
-    cfg = NEATConfig()
+@pytest.mark.parametrize("old_link_split_genes", [15, 0])
+def test_add_node_never_splits_a_bias_link_when_another_is_enabled(old_link_split_genes):
+    cfg = NEATConfig(old_link_split_genes=old_link_split_genes)
     tracker = InnovationTracker(cfg)
+    splits = 0
     for seed in range(30):
         g = initial_genome(cfg, tracker, random.Random(seed))
         mutate_add_node(g, cfg, random.Random(seed), tracker)
-        split = [c for c in g.connections.values() if not c.enabled][0]
-        assert g.nodes[split.src] != "bias"
+        for split in [c for c in g.connections.values() if not c.enabled]:
+            splits += 1
+            assert g.nodes[split.src] != "bias"
+    assert splits >= 20
+
+
+def test_a_tiny_genome_splits_its_oldest_link_most_often_as_in_the_reference_code():
+    # inputs 0, 1, bias 2 -> output 3: links 0 (0->3), 1 (1->3), 2 (bias). The walk stops at link 0
+    # w.p. 0.7, at link 1 w.p. 0.3 * 0.7, and runs past the end (no new node) w.p. 0.09.
+    picks = {0: 0, 1: 0, None: 0}
+    for seed in range(2000):
+        cfg = NEATConfig()
+        tracker = InnovationTracker(cfg)
+        g = initial_genome(cfg, tracker, random.Random(0))
+        mutate_add_node(g, cfg, random.Random(seed), tracker)
+        split = [c.innovation for c in g.connections.values() if not c.enabled]
+        picks[split[0] if split else None] += 1
+    assert picks[0] / 2000 == pytest.approx(0.7, abs=0.03)
+    assert picks[1] / 2000 == pytest.approx(0.21, abs=0.03)
+    assert picks[None] / 2000 == pytest.approx(0.09, abs=0.02)
+    uniform = NEATConfig(old_link_split_genes=0)                 # larger genomes: a uniform choice
+    counts = {0: 0, 1: 0}
+    for seed in range(1000):
+        tracker = InnovationTracker(uniform)
+        g = initial_genome(uniform, tracker, random.Random(0))
+        mutate_add_node(g, uniform, random.Random(seed), tracker)
+        counts[[c.innovation for c in g.connections.values() if not c.enabled][0]] += 1
+    assert counts[0] / 1000 == pytest.approx(0.5, abs=0.05)
 
 
 def test_add_connection_keeps_the_network_feed_forward():
@@ -273,6 +301,7 @@ def test_tasks_give_binary_targets_and_the_papers_xor_fitness():
     ("compatibility_threshold", 0.0, r"'compatibility_threshold' parameter of NEATConfig must be a float > 0"),
     ("initial_connection", "dense", r"'initial_connection' parameter of NEATConfig"),
     ("speciation", "yes", r"'speciation' parameter of NEATConfig"),
+    ("old_link_split_genes", -1, r"'old_link_split_genes' parameter of NEATConfig must be an int >= 0"),
 ])
 def test_bad_configuration_names_the_field(field, value, match):
     with pytest.raises(ParameterError, match=match):

@@ -189,12 +189,30 @@ def mutate_add_connection(genome: Genome, config: NEATConfig, rng: random.Random
 
 def mutate_add_node(genome: Genome, config: NEATConfig, rng: random.Random,
                     innovations: InnovationTracker) -> None:
-    """Split an enabled link a->b into a->new (weight 1) and new->b (the old weight); disable a->b."""
-    enabled = [c for c in genome.connections.values() if c.enabled]
-    not_bias = [c for c in enabled if genome.nodes[c.src] != "bias"]   # a split bias link is a constant [ref code]
-    if not enabled:
-        return
-    old = rng.choice(not_bias or enabled)
+    """Split an enabled link a->b into a->new (weight 1) and new->b (the old weight); disable a->b.
+
+    Which link: in a genome of fewer than ``config.old_link_split_genes`` genes, the reference code's
+    walk from the oldest enabled link, moving on to the next gene with probability 0.3 (bias links
+    always passed), so tiny genomes split their old links instead of splitting the newest link again
+    and again (a "chaining" effect); like the reference code, a walk that ends on a disabled gene or
+    past the last one adds no node. In larger genomes: a uniform choice among enabled non-bias links.
+    """
+    genes = sorted(genome.connections.values(), key=lambda c: c.innovation)
+    is_bias = lambda c: genome.nodes[c.src] == "bias"        # a split bias link is a constant [ref code]
+    if len(genes) < config.old_link_split_genes:
+        i = 0
+        while i < len(genes) and (not genes[i].enabled or is_bias(genes[i])):
+            i += 1
+        while i < len(genes) and (rng.random() < 0.3 or is_bias(genes[i])):
+            i += 1
+        if i == len(genes) or not genes[i].enabled:
+            return
+        old = genes[i]
+    else:
+        enabled = [c for c in genes if c.enabled]
+        if not enabled:
+            return
+        old = rng.choice([c for c in enabled if not is_bias(c)] or enabled)
     old.enabled = False
     node, inn_in, inn_out = innovations.split(old.innovation, genome.nodes)
     genome.nodes[node] = "hidden"
