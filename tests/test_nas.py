@@ -22,22 +22,15 @@ def conv3_share(arch):
 
 # --- search spaces -----------------------------------------------------------------------------------
 
-def test_every_sampled_or_mutated_cell_builds_and_runs():
-    rng = np.random.default_rng(0)
+@pytest.mark.parametrize("name", ["cell", "chain"])
+def test_every_sampled_or_mutated_architecture_builds_and_runs(name):
+    space = {"cell": SPACE, "chain": CHAIN}[name]
+    rng = np.random.default_rng(0 if name == "cell" else 1)
     x = torch.randn(3, 40)
     for _ in range(3):
-        arch = SPACE.sample(rng)
-        for a in (arch, SPACE.mutate(arch, rng)):
-            assert SPACE.build(a)(x).shape == (3, 10)
-
-
-def test_every_sampled_or_mutated_chain_builds_and_runs():
-    rng = np.random.default_rng(1)
-    x = torch.randn(3, 40)
-    for _ in range(3):
-        arch = CHAIN.sample(rng)
-        for a in (arch, CHAIN.mutate(arch, rng)):
-            assert CHAIN.build(CHAIN.validate(a))(x).shape == (3, 10)
+        arch = space.sample(rng)
+        for a in (arch, space.mutate(arch, rng)):
+            assert space.build(space.validate(a))(x).shape == (3, 10)
 
 
 def test_cell_space_size_is_ops_to_the_number_of_edges():
