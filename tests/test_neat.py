@@ -59,14 +59,25 @@ def test_averaging_crossover_gives_matching_genes_the_parents_mean_weight():
     assert child.connections[9].weight == P2[9][2]
 
 
-def test_crossover_keeps_a_gene_disabled_in_either_parent_disabled_three_times_in_four():
-    cfg = NEATConfig()
-    disabled = [not crossover(genome(P1, 1.0), genome(P2, 2.0), cfg, random.Random(s)).connections[5].enabled
-                for s in range(2000)]
-    assert abs(np.mean(disabled) - cfg.disable_inherited_prob) < 0.04
-    always_on = [crossover(genome(P1, 1.0), genome(P2, 2.0), cfg, random.Random(s)).connections[1].enabled
-                 for s in range(50)]
-    assert all(always_on)
+def test_crossover_switches_off_three_in_four_genes_disabled_in_either_parent_and_never_revives_split_links():
+    cfg = NEATConfig(crossover_average_prob=0.0)       # the reference code's mate_multipoint
+    p2 = dict(P2) | {6: (4, 5, -6.0, False)}           # a disjoint gene switched off in the fitter parent
+    children = [crossover(genome(P1, 1.0), genome(p2, 2.0), cfg, random.Random(s)) for s in range(2000)]
+    from_on_parent = [not c.connections[5].enabled for c in children if c.connections[5].weight == P1[5][2]]
+    from_off_parent = [not c.connections[5].enabled for c in children if c.connections[5].weight == P2[5][2]]
+    assert abs(np.mean(from_on_parent) - cfg.disable_inherited_prob) < 0.04     # off in one parent: 75 %
+    assert all(from_off_parent) and len(from_off_parent) > 900                   # the off copy stays off
+    assert not any(c.connections[2].enabled for c in children)                   # off in both: stays off
+    assert not any(c.connections[6].enabled for c in children)                   # disjoint: as it is
+    assert all(c.connections[1].enabled for c in children)                      # on in both: stays on
+
+
+def test_averaged_genes_start_switched_on_then_follow_the_three_in_four_rule():
+    cfg = NEATConfig(crossover_average_prob=1.0)       # the reference code's mate_multipoint_avg
+    children = [crossover(genome(P1, 1.0), genome(P2, 2.0), cfg, random.Random(s)) for s in range(2000)]
+    for i in (2, 5):                                    # off in both parents (2) or in one (5)
+        assert abs(np.mean([not c.connections[i].enabled for c in children]) - 0.75) < 0.04
+    assert all(c.connections[1].enabled for c in children)
 
 
 def test_distance_matches_a_hand_computed_pair():

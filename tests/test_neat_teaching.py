@@ -42,6 +42,20 @@ def test_crossover_check_passes_the_reference_and_catches_genes_from_the_wrong_p
     with pytest.raises(ExerciseFailure, match="innovation numbers"):
         checks.check_crossover(union_of_genes)
 
+    def revives_split_links(p1, p2, config, rng):  # the 0.75 rule read as "else switch it on"
+        if (p2.fitness, -len(p2.connections)) > (p1.fitness, -len(p1.connections)):
+            p1, p2 = p2, p1
+        child = {}
+        for inn, gene in p1.connections.items():
+            other = p2.connections.get(inn)
+            chosen = (gene if other is None or rng.random() < 0.5 else other).copy()
+            if not gene.enabled or (other is not None and not other.enabled):
+                chosen.enabled = rng.random() >= config.disable_inherited_prob
+            child[inn] = chosen
+        return Genome(dict(p1.nodes), child)
+    with pytest.raises(ExerciseFailure, match="stay off"):
+        checks.check_crossover(revives_split_links)
+
 
 @pytest.fixture(scope="module")
 def small_records():

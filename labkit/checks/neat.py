@@ -64,7 +64,8 @@ def check_crossover(fn) -> None:
     """``fn(parent1, parent2, config, rng) -> Genome`` must align genes by innovation number."""
     cfg = NEATConfig(crossover_average_prob=0.0)        # the paper's crossover, without weight averaging
     weaker, fitter = paper_pair()
-    seen, disabled = {i: set() for i in (1, 2, 3, 4, 5)}, 0
+    fitter.connections[6].enabled = False               # a disjoint gene switched off in the fitter parent
+    seen, from_on_parent = {i: set() for i in (1, 2, 3, 4, 5)}, []
     trials = 400
     for seed in range(trials):
         child = call(fn, weaker, fitter, cfg, random.Random(seed), what="crossover")
@@ -75,18 +76,26 @@ def check_crossover(fn) -> None:
         for i in (6, 7, 9, 10):
             expect_equal(child.connections[i].weight, fitter.connections[i].weight,
                          f"gene {i} copied from the fitter parent")
+        expect(not child.connections[6].enabled, "gene 6 (disjoint, off in the fitter parent) to stay off",
+               "copy disjoint and excess genes as they are, switch included")
         for i in seen:
             seen[i].add(child.connections[i].weight)
-        disabled += not child.connections[5].enabled
         expect(child.connections[1].enabled, "gene 1, enabled in both parents, to stay enabled")
+        expect(not child.connections[2].enabled, "gene 2, disabled in both parents, to stay disabled",
+               "keep the chosen copy's switch; the 0.75 rule only ever switches genes off")
+        gene5 = child.connections[5]
+        if gene5.weight == fitter.connections[5].weight:
+            expect(not gene5.enabled, "gene 5 copied from the parent where it is off to stay off")
+        else:
+            from_on_parent.append(not gene5.enabled)
         expect(child is not fitter and all(child.connections[i] is not fitter.connections[i] for i in (6, 7)),
                "new gene objects in the child", "copy the genes (gene.copy()), so mutating the child "
                                                  "does not change its parents")
     for i, weights in seen.items():
         expect(weights == {weaker.connections[i].weight, fitter.connections[i].weight},
                f"matching gene {i} inherited from either parent at random")
-    share = disabled / trials
+    share = sum(from_on_parent) / max(len(from_on_parent), 1)
     expect(abs(share - cfg.disable_inherited_prob) < 0.08,
-           f"gene 5 (disabled in one parent) disabled in about {cfg.disable_inherited_prob:.0%} of children, "
-           f"got {share:.0%}", "use config.disable_inherited_prob")
+           f"gene 5 (off in one parent), copied from the parent where it is on, switched off in about "
+           f"{cfg.disable_inherited_prob:.0%} of children, got {share:.0%}", "use config.disable_inherited_prob")
     passed("crossover aligns genes by innovation number: matching at random, the rest from the fitter parent")

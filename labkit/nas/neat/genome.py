@@ -285,10 +285,13 @@ def distance(genome1: Genome, genome2: Genome, config: NEATConfig) -> float:
 def crossover(parent1: Genome, parent2: Genome, config: NEATConfig, rng: random.Random) -> Genome:
     """Child of two evaluated genomes aligned by innovation number.
 
-    Matching genes are inherited from a random parent (or, with probability
-    ``config.crossover_average_prob``, get the mean of both weights); disjoint and excess genes from the fitter
-    parent (the smaller one on a tie); a gene disabled in either parent stays disabled with
-    probability 0.75. The child has the fitter parent's structure, so it stays feed-forward.
+    Disjoint and excess genes are copied from the fitter parent (the smaller one on a tie) as they
+    are, switched off or on. A matching gene is copied from a random parent (or, with probability
+    ``config.crossover_average_prob``, gets the mean of both weights and starts switched on); if it is
+    disabled in either parent, the copy is switched off with probability 0.75 (paper). So a link
+    disabled in both parents stays off unless the weights were averaged: as in the reference code's
+    ``mate_multipoint`` and ``mate_multipoint_avg``, a crossover does not re-enable the links that
+    add-node mutations have split. The child has the fitter parent's structure, so it stays feed-forward.
     """
     if (parent2.fitness, -len(parent2.connections)) > (parent1.fitness, -len(parent1.connections)):
         parent1, parent2 = parent2, parent1                     # parent1 is the fitter one
@@ -296,10 +299,13 @@ def crossover(parent1: Genome, parent2: Genome, config: NEATConfig, rng: random.
     child = {}
     for inn, gene in parent1.connections.items():
         other = parent2.connections.get(inn)
-        chosen = (gene if other is None or rng.random() < 0.5 else other).copy()
-        if other is not None and average:
-            chosen.weight = (gene.weight + other.weight) / 2
-        if not gene.enabled or (other is not None and not other.enabled):
-            chosen.enabled = rng.random() >= config.disable_inherited_prob
+        if other is None:                                       # disjoint or excess: as it is
+            child[inn] = gene.copy()
+            continue
+        chosen = (gene if rng.random() < 0.5 else other).copy()  # matching: either parent
+        if average:
+            chosen.weight, chosen.enabled = (gene.weight + other.weight) / 2, True
+        if not (gene.enabled and other.enabled) and rng.random() < config.disable_inherited_prob:
+            chosen.enabled = False
         child[inn] = chosen
     return Genome(dict(parent1.nodes), child)

@@ -15,7 +15,8 @@ so no species can take over the population just by being large. One generation (
     5: if the population's best has not improved for 20 generations, only the top 2 species breed
     6: give each species offspring in proportion to its shared fitness
     7: keep each champion of a species with more than 5 members; breed the rest from the best
-       (survival_threshold) by mutation alone (25 %) or crossover (75 %, 0.001 with another species)
+       (survival_threshold) by mutation alone (25 %, or always when one parent is left) or crossover
+       (75 %, 0.001 with another species), its child mutated unless left as is (20 %) [ref code]
     8: each species keeps a random member as the next generation's representative
 
 Paper: K. O. Stanley, R. Miikkulainen, Evolutionary Computation 10(2), 2002. Notebook 06.
@@ -214,7 +215,7 @@ class NEAT:
             parents = ranked[:int(cfg.survival_threshold * len(ranked)) + 1]
             for _ in range(n):
                 mom = rng.choice(parents)
-                if rng.random() < cfg.mutation_only_prob:
+                if rng.random() < cfg.mutation_only_prob or len(parents) == 1:
                     child = mom.copy()
                     mutate(child, cfg, rng, self.innovations_)
                 else:
@@ -224,7 +225,8 @@ class NEAT:
                     else:
                         dad = rng.choice(parents)
                     child = crossover(mom, dad, cfg, rng)
-                    if dad is mom or rng.random() >= cfg.mate_only_prob:
+                    # identical parents give the same child back: mutate it [ref code]
+                    if rng.random() >= cfg.mate_only_prob or dad is mom or distance(mom, dad, cfg) == 0:
                         mutate(child, cfg, rng, self.innovations_)
                 children.append(child)
         # 8: representatives for the next generation
