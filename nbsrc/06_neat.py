@@ -275,7 +275,7 @@ plt.show()
 # %% [markdown]
 # ## 8 · Your turn
 #
-# The button evolves XOR live for the seed you type (about 2 s a run). Try a few seeds: how much do
+# The button evolves XOR live for the seed you type (about half a second a run). Try a few seeds: how much do
 # the generation counts vary? That spread is why the ablations above use 10 seeds and the benchmark 30.
 
 # %%
