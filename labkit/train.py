@@ -5,7 +5,8 @@ around it: a seed that makes runs repeatable, a deliberate torch thread count, a
 progress bar, early stopping on the validation loss (or accuracy) with the best weights restored, a
 per-epoch history with wall and CPU seconds, and two alarms:
 
-* a :class:`LearningWarning` when the training loss has not fallen by the end of training;
+* a :class:`LearningWarning` when the training loss has not fallen by the end of training (unless
+  it started under ``CONVERGED_LOSS``, a fine-tuning run of a model that has already learned);
 * a :class:`LearningError` when no weight changed during the first epoch, the usual symptom of a
   forgotten ``optimizer.step()`` or of parameters that were never given to the optimizer.
 
@@ -77,6 +78,9 @@ class TrainConfig:
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MONITORS = ("val_loss", "val_acc")
+# A training loss under 0.05 nats (on average >= 95 % probability on the right class) is a model that
+# has learned: a fine-tuning run that starts there and wobbles gets no LearningWarning.
+CONVERGED_LOSS = 0.05
 
 
 @dataclass
@@ -205,7 +209,8 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, config: TrainC
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-    if len(hist.train_loss) >= 2 and not hist.train_loss[-1] < hist.train_loss[0]:
+    if (len(hist.train_loss) >= 2 and not hist.train_loss[-1] < hist.train_loss[0]
+            and hist.train_loss[0] > CONVERGED_LOSS):      # a fine-tuning run near zero may wobble
         warnings.warn(f"The training loss did not fall ({hist.train_loss[0]:.4f} -> {hist.train_loss[-1]:.4f}): "
                       "check the learning rate and the loss.", LearningWarning, stacklevel=2)
     return hist

@@ -1,5 +1,6 @@
 """The training loop: repeatable, learns, stops early, and refuses to pass a run that changed nothing."""
 
+import warnings
 import pytest
 import torch
 from torch import nn
@@ -47,6 +48,17 @@ def test_a_loss_that_does_not_fall_warns(xor):
     net = _net()
     with pytest.warns(train.LearningWarning, match="did not fall"):
         train.fit(net, xor.train, xor.val, epochs=3, lr=1e-9, progress=False)
+
+
+def test_a_converged_model_fine_tuned_without_progress_does_not_warn(xor):
+    few = data.Split(xor.train.X[:32], xor.train.y[:32])          # 32 points a network can memorise
+    torch.manual_seed(0)
+    net = models.mlp((2,), hidden=(64, 64), num_classes=2)
+    train.fit(net, few, few, epochs=300, lr=1e-2, patience=300, progress=False)    # learn them first
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", train.LearningWarning)
+        hist = train.fit(net, few, few, epochs=3, lr=1e-9, progress=False)
+    assert hist.train_loss[0] < train.CONVERGED_LOSS and not hist.train_loss[-1] < hist.train_loss[0]
 
 
 def test_early_stopping_restores_the_best_epoch(xor):
