@@ -202,8 +202,11 @@ def _digits(test_fraction: float = 0.2):
 
 # --- toy 2-D sets ---------------------------------------------------------------------------------
 
-def make_toy(name: str, n: int = 1000, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_toy(name: str, n: int = 1000, noise: float = 0.1, seed: int = 0, *,
+             turns: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Points ``X`` (n, 2) and labels ``y`` of a toy set: 'xor', 'circles', 'moons' or 'spirals'.
+
+    ``turns`` (spirals only, default 1.5): how far each arm winds; 1 is an easier set, 2 a harder one.
 
     >>> X, y = make_toy("xor", n=8, noise=0.0)
     >>> X.shape, sorted(set(y.tolist()))
@@ -212,6 +215,10 @@ def make_toy(name: str, n: int = 1000, noise: float = 0.1, seed: int = 0) -> tup
     check_choice(name, TOY, "name", "make_toy")
     check_int(n, "n", "make_toy", low=4)
     check_range(noise, "noise", "make_toy", 0.0)
+    if turns is not None and name != "spirals":
+        raise fail("turns", "make_toy", "None unless name='spirals'", turns)
+    turns = 1.5 if turns is None else turns
+    check_range(turns, "turns", "make_toy", 0.25, 10.0)
     rng = np.random.default_rng(seed)
     if name == "xor":
         X = rng.uniform(-1, 1, size=(n, 2))
@@ -227,8 +234,8 @@ def make_toy(name: str, n: int = 1000, noise: float = 0.1, seed: int = 0) -> tup
         X, y = make_moons(n, noise=noise, random_state=seed)
     else:  # two interleaved spirals
         y = np.arange(n) % 2
-        t = rng.uniform(0.25, 1.0, size=n) * 3 * np.pi  # angle along the arm
-        r = t / (3 * np.pi)
+        t = rng.uniform(0.25, 1.0, size=n) * (2 * turns) * np.pi  # angle along the arm
+        r = t / ((2 * turns) * np.pi)
         X = np.stack([r * np.cos(t + np.pi * y), r * np.sin(t + np.pi * y)], axis=1)
         X = X + noise * 0.5 * rng.normal(size=X.shape)
     return X.astype(np.float32), y.astype(np.int64)

@@ -60,6 +60,14 @@ def test_xor_labels_follow_the_quadrants():
     assert np.array_equal(y, ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int))
 
 
+def test_spiral_arms_wind_as_many_turns_as_asked():
+    for turns in (1.0, 2.5):
+        X, y = data.make_toy("spirals", n=400, noise=0.0, turns=turns)
+        arm = X[y == 0]
+        angle = np.unwrap(np.arctan2(arm[:, 1], arm[:, 0])[np.argsort(np.hypot(*arm.T))])
+        assert abs((angle[-1] - angle[0]) / (2 * np.pi) - 0.75 * turns) < 0.05   # t from 25 % to 100 %
+
+
 def test_subset_and_loader():
     ds = data.load("digits")
     sub = ds.train.subset(100, seed=3)
@@ -73,6 +81,8 @@ def test_subset_and_loader():
     (lambda: data.load("digits", val_fraction=1.5), r"'val_fraction' parameter of load must be a float in \(0.0, 1.0\)"),
     (lambda: data.load("digits", seed=-1), "'seed' parameter of load must be an int >= 0"),
     (lambda: data.make_toy("xor", n=2), "'n' parameter of make_toy must be an int >= 4"),
+    (lambda: data.make_toy("moons", turns=2), "'turns' parameter of make_toy must be None unless name='spirals'"),
+    (lambda: data.make_toy("spirals", turns=0), "'turns' parameter of make_toy must be a float in"),
     (lambda: data.load("digits").train.subset(10_000), "'n' parameter of Split.subset must be an int in"),
     (lambda: data.load("digits").train.loader(batch_size=0), "'batch_size' parameter of Split.loader"),
 ])

@@ -57,8 +57,8 @@ def xor() -> Task:
     return Task("xor", X, np.array([0.0, 1.0, 1.0, 0.0]), fitness_scale=16.0)
 
 
-def _toy(name: str, n: int, noise: float, seed: int) -> Task:
-    X, y = make_toy(name, n=n, noise=noise, seed=seed)       # the course's toy sets (labkit.data)
+def _toy(name: str, n: int, noise: float, seed: int, **kwargs) -> Task:
+    X, y = make_toy(name, n=n, noise=noise, seed=seed, **kwargs)   # the course's toy sets (labkit.data)
     return Task(name, X.astype(np.float64), y.astype(np.float64))
 
 
@@ -80,13 +80,14 @@ def moons(n: int = 200, noise: float = 0.05, seed: int = 0) -> Task:
     return _toy("moons", n, noise, seed)
 
 
-def spirals(n: int = 200, noise: float = 0.05, seed: int = 0) -> Task:
-    """Two interleaved spirals (``labkit.data.make_toy("spirals")``), inputs in about [-1, 1]^2.
+def spirals(n: int = 200, noise: float = 0.05, seed: int = 0, turns: float = 1.5) -> Task:
+    """Two interleaved spirals (``labkit.data.make_toy("spirals")``), inputs in about [-1, 1]^2;
+    ``turns`` winds the arms (1 is easier, 2 harder).
 
     >>> spirals(n=10).y.tolist()
     [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
     """
-    return _toy("spirals", n, noise, seed)
+    return _toy("spirals", n, noise, seed, turns=turns)
 
 
 TASKS = {"xor": xor, "circles": circles, "moons": moons, "spirals": spirals}
