@@ -268,6 +268,20 @@ def test_fitness_sharing_gives_offspring_in_proportion_to_mean_fitness():
     assert counts == [10, 30]
 
 
+def test_children_of_identical_parents_are_always_mutated():
+    # crossover only, its children left as they are: only identical parents force a mutation (here of
+    # the weights alone, which always changes a genome)
+    cfg = NEATConfig(population_size=30, mutation_only_prob=0.0, mate_only_prob=1.0, weight_mutation_prob=1.0,
+                     add_node_prob=0.0, add_connection_prob=0.0)
+    neat = NEAT(cfg, seed=0)
+    first = neat.ask()[0]
+    clones = [first.copy() for _ in range(30)]         # different objects, the same genome
+    neat.population_ = clones
+    neat.tell([1.0] * 30)
+    same = [g for g in neat.ask() if g.to_dict()["connections"] == first.to_dict()["connections"]]
+    assert len(same) == 1                               # the species champion, kept unchanged
+
+
 def test_ask_tell_loop_matches_run():
     cfg = NEATConfig(population_size=30)
     task = tasks.xor()
