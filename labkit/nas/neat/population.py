@@ -59,6 +59,7 @@ class NEAT:
         for _ in range(50):
             genomes = neat.ask()
             neat.tell([my_fitness(g) for g in genomes])
+            # or, in worker processes: neat.tell(map_parallel(my_fitness, genomes, n_jobs=2))
     """
 
     def __init__(self, config: NEATConfig | None = None, seed: int = 0):
@@ -106,14 +107,21 @@ class NEAT:
 
     # ------------------------------------------------------------------ the whole run
     def run(self, task, max_generations: int = 100, *, stop_when_solved: bool = True,
-            progress: bool = False, callback=None) -> "NEAT":
+            progress: bool = False, callback=None, n_jobs: int = 1) -> "NEAT":
         """Evolve on ``task`` (see :mod:`labkit.nas.neat.tasks`) until solved or out of generations.
+
+        ``n_jobs`` > 1 evaluates each generation in that many worker processes (the same results;
+        faster only when one evaluation is costly). For your own fitness function, use ask/tell with
+        :func:`labkit.parallel.map_parallel`, which also takes functions defined in a notebook.
 
         Sets ``history_`` (one dict per generation), ``champions_``, ``best_genome_``,
         ``solved_generation_`` (1-based, or None) and ``evaluations_`` (genomes evaluated up to
         and including the first one that solved, as counted in the paper).
         """
         check_int(max_generations, "max_generations", "NEAT.run", low=1)
+        if n_jobs != -1:
+            check_int(n_jobs, "n_jobs", "NEAT.run", low=1)
+        jobs = {} if n_jobs == 1 else {"n_jobs": n_jobs}          # custom tasks need not take n_jobs
         self._start()
         self.solved_generation_, self.evaluations_ = None, 0
         bar = None
@@ -122,7 +130,7 @@ class NEAT:
             bar = tqdm(total=max_generations, desc="NEAT generations")
         for _ in range(max_generations):
             genomes = self.ask()
-            fitness, solved = task.evaluate(genomes, self.config_)     # 1
+            fitness, solved = task.evaluate(genomes, self.config_, **jobs)     # 1
             self.tell(fitness, solved)
             if bar is not None:
                 bar.update(1)

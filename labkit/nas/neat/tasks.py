@@ -10,11 +10,13 @@ whole batch (see :mod:`labkit.nas.neat.phenotype`). The 2-D sets are the course'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from labkit.data import make_toy
 from labkit.errors import check_choice
+from labkit.parallel import map_parallel
 from labkit.nas.neat.config import NEATConfig
 from labkit.nas.neat.genome import Genome
 from labkit.nas.neat.phenotype import FeedForwardNetwork
@@ -44,11 +46,16 @@ class Task:
     def accuracy(self, outputs: np.ndarray) -> float:
         return float(np.mean((outputs[:, 0] > 0.5) == (self.y > 0.5)))
 
-    def evaluate(self, genomes: list[Genome], config: NEATConfig) -> tuple[np.ndarray, np.ndarray]:
-        """(fitness, solved) arrays for a population, one decoded network per genome."""
-        outputs = np.stack([FeedForwardNetwork(g, config)(self.X)[:, 0] for g in genomes])   # (pop, n)
+    def evaluate(self, genomes: list[Genome], config: NEATConfig, n_jobs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(fitness, solved) arrays for a population, one decoded network per genome, in ``n_jobs``
+        worker processes (:func:`labkit.parallel.map_parallel`; worth it only for costly tasks)."""
+        outputs = np.stack(map_parallel(partial(_outputs, config=config, X=self.X), genomes, n_jobs))  # (pop, n)
         error = np.abs(outputs - self.y).mean(axis=1)                  # mean |o - y| per genome
         return self.fitness_scale * (1.0 - error) ** 2, np.all((outputs > 0.5) == (self.y > 0.5), axis=1)
+
+
+def _outputs(genome: Genome, config: NEATConfig, X: np.ndarray) -> np.ndarray:
+    return FeedForwardNetwork(genome, config)(X)[:, 0]
 
 
 def xor() -> Task:
