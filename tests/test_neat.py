@@ -59,7 +59,7 @@ def test_averaging_crossover_gives_matching_genes_the_parents_mean_weight():
     assert child.connections[9].weight == P2[9][2]
 
 
-def test_crossover_switches_off_three_in_four_genes_disabled_in_either_parent_and_never_revives_split_links():
+def test_crossover_switches_off_three_in_four_genes_disabled_in_either_parent_and_keeps_off_genes_off():
     cfg = NEATConfig(crossover_average_prob=0.0)       # the reference code's mate_multipoint
     p2 = dict(P2) | {6: (4, 5, -6.0, False)}           # a disjoint gene switched off in the fitter parent
     children = [crossover(genome(P1, 1.0), genome(p2, 2.0), cfg, random.Random(s)) for s in range(2000)]
