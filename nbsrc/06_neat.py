@@ -25,11 +25,11 @@ import numpy as np
 import torch
 
 from labkit import cache
-from labkit.parallel import map_parallel
 from labkit.checks import neat as checks
 from labkit.nas.neat import (NEAT, ConnectionGene, FeedForwardNetwork, Genome, InnovationTracker, NEATConfig,
                              align, fine_tune, initial_genome, mutate_add_connection, mutate_add_node, tasks,
                              to_torch)
+from labkit.parallel import map_parallel
 from labkit.widgets import neat as neatw
 
 torch.set_num_threads(1)
@@ -271,8 +271,7 @@ plt.show()
 # evolved weights are a safe start, not a better one; what evolution contributed is mostly the
 # topology. One topology and three restarts make this an observation, not a law (on an earlier version
 # of this run two random starts beat the evolved weights). The division of labour that DeepNEAT and
-# CoDeepNEAT build on is the
-# same: evolve the architecture, train the weights by gradient descent.
+# CoDeepNEAT build on is the same: evolve the architecture, train the weights by gradient descent.
 
 # %% [markdown]
 # ## 8 · Your own fitness, scored in worker processes

@@ -16,10 +16,10 @@ import numpy as np
 
 from labkit.data import make_toy
 from labkit.errors import check_choice
-from labkit.parallel import map_parallel
 from labkit.nas.neat.config import NEATConfig
 from labkit.nas.neat.genome import Genome
 from labkit.nas.neat.phenotype import FeedForwardNetwork
+from labkit.parallel import map_parallel
 
 
 @dataclass
