@@ -33,8 +33,7 @@ def map_parallel(fn: Callable, items: Iterable, n_jobs: int = 1, *, threads: int
     """
     if not callable(fn):
         raise fail("fn", "map_parallel", "a function of one item", fn)
-    if n_jobs != -1:
-        check_int(n_jobs, "n_jobs", "map_parallel", low=1)
+    check_jobs(n_jobs, "map_parallel")
     check_int(threads, "threads", "map_parallel", low=1)
     items = list(items)
     jobs = min((os.cpu_count() or 1) if n_jobs == -1 else n_jobs, len(items))
@@ -48,6 +47,17 @@ def map_parallel(fn: Callable, items: Iterable, n_jobs: int = 1, *, threads: int
     for i, results in enumerate(done):                          # undo the round-robin split
         out[i::jobs] = results
     return out
+
+
+def check_jobs(n_jobs, owner: str) -> int:
+    """Raise unless ``n_jobs`` is an int >= 1 or -1 (one process per CPU core).
+
+    >>> check_jobs(-1, "map_parallel")
+    -1
+    """
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or not (n_jobs >= 1 or n_jobs == -1):
+        raise fail("n_jobs", owner, "an int >= 1, or -1 for one process per CPU core", n_jobs)
+    return n_jobs
 
 
 def _run_chunk(fn: Callable, chunk: list, threads: int) -> list:

@@ -34,10 +34,11 @@ def test_neat_in_two_processes_evolves_exactly_as_in_one():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: map_parallel(len, [[1]], n_jobs=0), "'n_jobs' parameter of map_parallel must be an int >= 1"),
+    (lambda: map_parallel(len, [[1]], n_jobs=0), "'n_jobs' parameter of map_parallel must be an int >= 1, or -1 for one process per CPU core"),
+    (lambda: map_parallel(len, [[1]], n_jobs=-2), "'n_jobs' parameter of map_parallel must be an int >= 1, or -1"),
     (lambda: map_parallel(len, [[1]], threads=0), "'threads' parameter of map_parallel must be an int >= 1"),
     (lambda: map_parallel("len", [[1]]), "'fn' parameter of map_parallel must be a function of one item"),
-    (lambda: NEAT().run(tasks.xor(), n_jobs=1.5), "'n_jobs' parameter of NEAT.run must be an int >= 1"),
+    (lambda: NEAT().run(tasks.xor(), n_jobs=1.5), "'n_jobs' parameter of NEAT.run must be an int >= 1, or -1"),
 ])
 def test_bad_input_is_named(call, match):
     with pytest.raises(ParameterError, match=match):

@@ -32,6 +32,7 @@ import numpy as np
 from labkit.errors import check_int, fail
 from labkit.nas.neat.config import NEATConfig
 from labkit.nas.neat.genome import Genome, InnovationTracker, crossover, distance, initial_genome, mutate
+from labkit.parallel import check_jobs
 
 
 @dataclass
@@ -119,8 +120,7 @@ class NEAT:
         and including the first one that solved, as counted in the paper).
         """
         check_int(max_generations, "max_generations", "NEAT.run", low=1)
-        if n_jobs != -1:
-            check_int(n_jobs, "n_jobs", "NEAT.run", low=1)
+        check_jobs(n_jobs, "NEAT.run")
         jobs = {} if n_jobs == 1 else {"n_jobs": n_jobs}          # custom tasks need not take n_jobs
         self._start()
         self.solved_generation_, self.evaluations_ = None, 0
